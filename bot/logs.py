@@ -113,5 +113,9 @@ def configure_logging(level: str = "INFO", file: Path | None = None, console: bo
 
 
 def get_logger(name: str | None = None, **context: Any) -> structlog.stdlib.BoundLogger:
-    """A logger with bound context ids (symbol, run_id, signal_id, ...)."""
-    return structlog.get_logger(name).bind(**context)
+    """A logger with bound context ids (symbol, run_id, signal_id, ...).
+
+    Stays lazy (no ``.bind()`` on the proxy): a logger made at import time, before
+    ``configure_logging`` runs, must still go through the configured chain and its redactor.
+    """
+    return structlog.get_logger(name, **context)
