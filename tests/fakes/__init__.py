@@ -1,0 +1,1 @@
+"""Hand-written fakes for tests: a scriptable local HTTP server and the venue shapes it serves."""
