@@ -1,0 +1,137 @@
+"""Clusters as arrays, nearest-level look-ups, support/resistance lists and the ATR.
+
+Strategies see a handful to a few dozen clusters per snapshot; holding them as parallel numpy
+arrays lets every selection (side, state, strength, distance) be one vectorized mask.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Sequence
+
+import numpy as np
+
+from pydantic import Field
+
+from bot.domain import Cluster, Side
+from strategies.params import Params
+
+
+ZONE_PCT = 0.5  # default half-width cap of a cluster's zone, percent of its level
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ClusterTable:
+    """Parallel arrays over ``clusters`` (canonical order).
+
+    ``low``/``high`` bound each cluster's *zone*: its price range, clipped to ``zone_pct`` around
+    its USD-weighted level. A run of levels many percent wide holds its liquidity around that
+    level, not evenly across the run; the zone is what exits stay clear of and stop before.
+    ``age_s`` is seconds since the break (NaN if active).
+    """
+
+    clusters: tuple[Cluster, ...]
+    level: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    strength: np.ndarray
+    usd: np.ndarray
+    is_short: np.ndarray
+    active: np.ndarray
+    age_s: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.clusters)
+
+
+class ClusterSet(tuple):  # type: ignore[type-arg]
+    """A tuple of clusters that carries its ``ClusterTable``: the engine builds the arrays once per
+    snapshot and every strategy reuses them (strategies still accept any sequence of clusters)."""
+
+    table: ClusterTable
+    now: datetime
+
+    def __new__(cls, clusters: Sequence[Cluster], now: datetime, zone_pct: float = ZONE_PCT) -> "ClusterSet":
+        obj = super().__new__(cls, clusters)
+        obj.table = _build_table(obj, now, zone_pct)
+        obj.now = now
+        return obj
+
+
+def cluster_table(clusters: Sequence[Cluster], now: datetime, zone_pct: float = ZONE_PCT) -> ClusterTable:
+    """Arrays over ``clusters`` in canonical order (price, side, id); unusable levels are left out.
+
+    The canonical order makes every tie (two clusters at one price) resolve the same way
+    whatever order the caller passed them in. A ``ClusterSet`` built for ``now`` returns its table.
+    """
+    if isinstance(clusters, ClusterSet) and clusters.now == now:
+        return clusters.table
+    return _build_table(clusters, now, zone_pct)
+
+
+def _build_table(clusters: Sequence[Cluster], now: datetime, zone_pct: float) -> ClusterTable:
+    kept = tuple(sorted((c for c in clusters if math.isfinite(c.price_level) and c.price_level > 0),
+                        key=lambda c: (c.price_level, c.side.value, c.cluster_id)))
+    cols = np.array([(c.price_level, c.price_low, c.price_high, c.strength, c.open_interest,
+                      (now - c.broken_at).total_seconds() if c.broken_at is not None else np.nan)
+                     for c in kept], dtype=np.float64).reshape(len(kept), 6)
+    level = cols[:, 0].copy()
+    finite = np.isfinite(cols)
+    f = zone_pct / 100.0
+    # the zone always contains the level, even if a source reports the range loosely (or NaN)
+    low = np.clip(np.where(finite[:, 1], cols[:, 1], level), level * (1.0 - f), level)
+    high = np.clip(np.where(finite[:, 2], cols[:, 2], level), level, level * (1.0 + f))
+    return ClusterTable(
+        clusters=kept, level=level, low=low, high=high,
+        strength=np.where(finite[:, 3], cols[:, 3], 0.0), usd=np.where(finite[:, 4], cols[:, 4], 0.0),
+        is_short=np.array([c.side is Side.SHORT for c in kept], dtype=bool),
+        active=np.array([c.active for c in kept], dtype=bool), age_s=cols[:, 5].copy(),
+    )
+
+
+def distance_pct(level: np.ndarray | float, price: float) -> np.ndarray | float:
+    """Percent distance of ``level`` from ``price`` (always >= 0)."""
+    return np.abs(np.asarray(level) - price) / price * 100.0
+
+
+def nearest(table: ClusterTable, mask: np.ndarray, price: float, above: bool) -> int | None:
+    """Index of the cluster nearest to ``price`` on one side among ``mask``, or None."""
+    side = mask & ((table.level > price) if above else (table.level < price))
+    if not side.any():
+        return None
+    idx = np.flatnonzero(side)
+    return int(idx[np.argmin(table.level[idx])] if above else idx[np.argmax(table.level[idx])])
+
+
+class LevelParams(Params):
+    """Which clusters are listed as support/resistance in every signal."""
+
+    count: int = Field(5, ge=0, le=50, description="Levels listed on each side.")
+    min_strength: float = Field(0.3, ge=0, le=1, description="Weakest cluster listed.")
+    max_distance_pct: float = Field(10.0, gt=0, description="Farthest cluster listed, percent of price.")
+
+
+def support_resistance(table: ClusterTable, price: float, params: LevelParams) -> tuple[list[float], list[float]]:
+    """Support (active long clusters below, nearest first) and resistance (active short clusters above)."""
+    base = table.active & (table.strength >= params.min_strength) & (
+        distance_pct(table.level, price) <= params.max_distance_pct)
+    sup = np.sort(table.level[base & ~table.is_short & (table.level < price)])[::-1][: params.count]
+    res = np.sort(table.level[base & table.is_short & (table.level > price)])[: params.count]
+    return [float(x) for x in sup], [float(x) for x in res]
+
+
+def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = 14) -> np.ndarray:
+    """Average true range: simple mean of the last ``period`` true ranges (NaN until enough bars).
+
+    The value at bar t uses bars <= t only, so it is safe to hand to the engine at bar t.
+    """
+    high, low, close = (np.asarray(a, dtype=np.float64) for a in (high, low, close))
+    prev = np.concatenate(([np.nan], close[:-1]))
+    tr = np.fmax(high - low, np.fmax(np.abs(high - prev), np.abs(low - prev)))
+    out = np.full(tr.shape, np.nan)
+    if tr.size >= period:
+        csum = np.cumsum(np.concatenate(([0.0], tr)))
+        out[period - 1:] = (csum[period:] - csum[:-period]) / period
+    return out

@@ -1,0 +1,94 @@
+"""OI sizing: the stage that scales every signal's base size (DESIGN section 4, strategy 4).
+
+Total OI above ``high_oi_usd`` -> x1.5, above ``mid_oi_usd`` -> x1.0, else x0.5 (thresholds may
+be set per symbol). A crowded long side (long/short ratio > 1.2) favours shorts (x1.2 on SHORT),
+a crowded short side (< 0.8) favours longs. The kernel is vectorized so the backtester sizes a
+whole signal array in one call; the engine calls it with one element.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from bot.domain import MarketContext
+from strategies.params import Params
+from strategies.signal import Direction
+
+
+class OIThresholds(Params):
+    """Per-symbol OI tier thresholds (USD)."""
+
+    high_oi_usd: float = Field(gt=0, description="Above this total OI: the high multiplier.")
+    mid_oi_usd: float = Field(gt=0, description="Above this total OI: the mid multiplier.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "OIThresholds":
+        if self.mid_oi_usd > self.high_oi_usd:
+            raise ValueError("mid_oi_usd must not exceed high_oi_usd")
+        return self
+
+
+class OISizingParams(Params):
+    """Parameters of the OI sizing stage."""
+
+    high_oi_usd: float = Field(5e9, gt=0, description="Total OI above this: high_mult.")
+    mid_oi_usd: float = Field(1e9, gt=0, description="Total OI above this: mid_mult; below: low_mult.")
+    high_mult: float = Field(1.5, gt=0, description="Multiplier in the high OI tier.")
+    mid_mult: float = Field(1.0, gt=0, description="Multiplier in the mid OI tier.")
+    low_mult: float = Field(0.5, gt=0, description="Multiplier in the low OI tier.")
+    crowded_long_ratio: float = Field(1.2, gt=0, description="Long/short ratio above this favours shorts.")
+    crowded_short_ratio: float = Field(0.8, gt=0, description="Long/short ratio below this favours longs.")
+    favoured_mult: float = Field(1.2, gt=0, description="Extra multiplier on the favoured side.")
+    per_symbol: dict[str, OIThresholds] = Field(default_factory=dict,
+                                                description="OI thresholds per ccxt symbol.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "OISizingParams":
+        if self.mid_oi_usd > self.high_oi_usd:
+            raise ValueError("mid_oi_usd must not exceed high_oi_usd")
+        if self.crowded_short_ratio > self.crowded_long_ratio:
+            raise ValueError("crowded_short_ratio must not exceed crowded_long_ratio")
+        return self
+
+    def thresholds(self, symbol: str) -> tuple[float, float]:
+        """(high, mid) OI thresholds for ``symbol``."""
+        t = self.per_symbol.get(symbol)
+        return (t.high_oi_usd, t.mid_oi_usd) if t else (self.high_oi_usd, self.mid_oi_usd)
+
+
+def oi_multipliers(total_oi_usd: np.ndarray, long_short_ratio: np.ndarray, is_long: np.ndarray,
+                   params: OISizingParams, symbol: str = "") -> np.ndarray:
+    """Size multipliers for arrays of signals. Unknown (non-finite) OI counts as the low tier."""
+    oi = np.nan_to_num(np.asarray(total_oi_usd, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    ls = np.asarray(long_short_ratio, dtype=np.float64)
+    is_long = np.asarray(is_long, dtype=bool)
+    high, mid = params.thresholds(symbol)
+    tier = np.select([oi > high, oi > mid], [params.high_mult, params.mid_mult], params.low_mult)
+    with np.errstate(invalid="ignore"):
+        favoured = np.where(is_long, ls < params.crowded_short_ratio, ls > params.crowded_long_ratio)
+    return tier * np.where(favoured, params.favoured_mult, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Sizing:
+    """The multiplier for one signal and why."""
+
+    multiplier: float
+    reason: str
+
+
+def oi_sizing(direction: Direction, ctx: MarketContext, params: OISizingParams) -> Sizing:
+    """The multiplier for one signal on ``ctx.symbol`` (same kernel as ``oi_multipliers``)."""
+    mult = float(oi_multipliers(np.array([ctx.total_oi_usd]), np.array([ctx.long_short_ratio]),
+                                np.array([direction == Direction.LONG]), params, ctx.symbol)[0])
+    high, mid = params.thresholds(ctx.symbol)
+    tier = "high" if ctx.total_oi_usd > high else "mid" if ctx.total_oi_usd > mid else "low"
+    crowd = ""
+    if direction == Direction.SHORT and ctx.long_short_ratio > params.crowded_long_ratio:
+        crowd = f", crowded longs (L/S {ctx.long_short_ratio:.2f}) favour shorts"
+    elif direction == Direction.LONG and ctx.long_short_ratio < params.crowded_short_ratio:
+        crowd = f", crowded shorts (L/S {ctx.long_short_ratio:.2f}) favour longs"
+    return Sizing(multiplier=round(mult, 4), reason=f"size x{mult:g}: {tier} OI tier{crowd}")
