@@ -17,6 +17,11 @@ from pydantic_settings import (BaseSettings, PydanticBaseSettingsSource, Setting
                                TomlConfigSettingsSource)
 
 from bot.errors import ConfigError
+from strategies.breakout import BreakoutParams
+from strategies.hunt import HuntParams
+from strategies.levels import LevelParams
+from strategies.sizing import OISizingParams
+from strategies.support_resistance import SupportResistanceParams
 
 DEFAULT_TOML = Path(__file__).with_name("default.toml")
 ENV_PREFIX = "LIQBOT_"
@@ -68,11 +73,22 @@ class ProviderSettings(Section):
 class ClusterSettings(Section):
     """How heatmap levels become clusters, and how their state is tracked."""
 
-    bin_pct: float = Field(0.15, gt=0, le=5, description="Log-price bin width in percent of price.")
+    bin_pct: float = Field(0.15, gt=0, le=5, description="Log-price bin width in percent of price (never finer "
+                                                         "than the snapshot's own level spacing).")
     smooth_bins: int = Field(1, ge=0, le=10, description="Half-width (bins) of the triangular smoothing kernel.")
     min_cluster_usd: float = Field(0.0, ge=0, description="Clusters with less USD are dropped.")
     gap_bins: int = Field(1, ge=0, le=20,
-                          description="Empty bins tolerated inside one cluster before it splits in two.")
+                          description="Empty bins tolerated inside one cluster before it splits in two "
+                                      "(a tolerated hole never splits a cluster by itself).")
+    core_frac: float = Field(0.5, ge=0, le=1,
+                             description="A cluster's core is where the smoothed profile is >= this fraction of "
+                                         "its peak; thinner flanks form their own clusters. A peak must also rise "
+                                         "by (1 - core_frac) of its height above the valley to count as a magnet.")
+    implied_tiers: tuple[float, ...] = Field((5, 10, 20, 25, 50, 75, 100, 125), min_length=1,
+                                             description="Leverages a cluster's tier is implied from (by distance "
+                                                         "to price) when the source has no tier data.")
+    implied_mmr: float = Field(0.004, ge=0, lt=0.5,
+                               description="Maintenance margin rate of the implied-tier distance formula.")
     match_pct: float = Field(0.5, gt=0, le=10,
                              description="A new cluster inherits an id when its price is within this percent.")
     broken_retention_s: float = Field(6 * 3600, ge=0, description="How long broken clusters are kept (seconds).")
@@ -82,6 +98,160 @@ class ClusterSettings(Section):
     typical_position_usd: float = Field(25_000.0, gt=0,
                                         description="USD per position for the liquidation_count estimate.")
     bias_threshold: float = Field(1.2, ge=1, description="Magnet asymmetry above this (or below 1/x) sets a bias.")
+
+
+class PaperSettings(Section):
+    """The paper broker: balance, fees, slippage and funding (DESIGN section 5)."""
+
+    starting_balance: float = Field(10_000.0, gt=0, description="Paper wallet at the first start, USDT.")
+    taker_fee: float = Field(0.0005, ge=0, lt=0.01, description="Taker fee rate (market entries, stops).")
+    maker_fee: float = Field(0.0002, ge=-0.001, lt=0.01, description="Maker fee rate (take-profit limits).")
+    slippage_bps: float = Field(2.0, ge=0, le=500, description="Adverse slippage on market and stop fills, bps.")
+    funding_interval_h: int = Field(8, ge=1, le=24, description="Funding every N hours from 00:00 UTC.")
+    default_funding_rate: float = Field(0.0001, ge=-0.01, le=0.01,
+                                        description="Funding rate used when the feed carries none.")
+    venue_max_leverage: float = Field(20.0, gt=0, description="The paper venue rejects entries beyond equity x this.")
+
+
+class RiskSettings(Section):
+    """The risk guard's limits; a trip persists until ``liqbot risk reset``."""
+
+    max_open_positions: int = Field(3, ge=1, description="Open positions across all symbols.")
+    max_notional_per_symbol: float = Field(25_000.0, gt=0, description="Open notional per symbol, USD.")
+    max_leverage: float = Field(3.0, gt=0, description="Open notional over equity.")
+    max_daily_loss_pct: float = Field(5.0, gt=0, le=100,
+                                      description="Loss from start-of-day equity (UTC) that trips REDUCING.")
+    max_drawdown_pct: float = Field(15.0, gt=0, le=100, description="Drawdown from the equity peak that trips HALTED.")
+    max_consecutive_errors: int = Field(5, ge=1, description="Consecutive step errors that trip HALTED.")
+
+
+class FeedSettings(Section):
+    """Where the paper bot's market data comes from, and how fast it runs."""
+
+    kind: str = Field("sim", pattern=r"^(sim|replay|live)$", description="sim | replay | live.")
+    timeframe: str = Field("5m", pattern=r"^[0-9]+[mhd]$", description="Bar timeframe (e.g. 5m, 1h).")
+    speed: str = Field("max", pattern=r"^(max|[0-9]+(\.[0-9]+)?)$",
+                       description="sim/replay pace: max, or N x real time.")
+    duration: str = Field("2d", pattern=r"^[0-9]+(\.[0-9]+)?[smhdw]$",
+                          description="Market time to run (sim/replay) or wall time (live).")
+    warmup: str = Field("1d", pattern=r"^[0-9]+(\.[0-9]+)?[smhdw]$",
+                        description="sim: market history fed to the heatmap model before trading starts.")
+    sim_seed: int = Field(7, ge=0, description="Seed of the simulator (same seed, same market).")
+    sim_start: str = Field("2025-01-06T00:00:00Z", description="Time of the simulator's first bar (UTC).")
+    stale_after_s: float = Field(900.0, gt=0, description="A bar older than this is stale: no new entries.")
+    resume_after_bars: int = Field(3, ge=1, description="Contiguous bars needed after a gap before entries resume.")
+    live_clusters_s: float = Field(5.0, gt=0, description="live: heatmap/cluster refresh period, seconds.")
+    live_prices_s: float = Field(10.0, gt=0, description="live: candle and ticker poll period, seconds.")
+    live_oi_s: float = Field(30.0, gt=0, description="live: open interest and long/short poll period, seconds.")
+
+
+class StrategySettings(Section):
+    """The strategy engine: which strategies run, their parameters, filters, sizing and the signal log."""
+
+    enabled: list[str] = Field(
+        default_factory=lambda: ["liquidation_hunt", "support_resistance", "breakout", "oi_sizing"],
+        description="Strategies the engine runs; oi_sizing is the sizing stage (off: every multiplier is 1).")
+    base_position_usd: float = Field(1000.0, gt=0, description="Base position notional before OI sizing, USD.")
+    min_rr: float = Field(1.5, gt=0, description="Minimum reward/risk of an emitted signal.")
+    min_confidence: float = Field(0.0, ge=0, le=1, description="Minimum confidence of an emitted signal.")
+    max_stop_pct: float = Field(3.0, gt=0, description="Farthest stop-loss from entry, percent.")
+    min_target_pct: float = Field(0.1, ge=0, description="Nearest take-profit from entry, percent (fees).")
+    cluster_zone_pct: float = Field(0.5, gt=0, le=10,
+                                    description="A cluster's zone (what stops stay out of and targets stop "
+                                                "before): its range, capped to this percent around its level.")
+    signal_log: Path = Field(Path("signals.jsonl"), description="Signal log (JSONL); relative to state_dir.")
+    log_fsync: str = Field("always", pattern=r"^(always|close|never)$",
+                           description="fsync the signal log after every line, only on close, or never.")
+    levels: LevelParams = Field(default_factory=LevelParams, description="Support/resistance lists in signals.")
+    liquidation_hunt: HuntParams = Field(default_factory=HuntParams, description="Liquidation hunt parameters.")
+    support_resistance: SupportResistanceParams = Field(default_factory=SupportResistanceParams,
+                                                        description="Support/resistance parameters.")
+    breakout: BreakoutParams = Field(default_factory=BreakoutParams, description="Cluster breakout parameters.")
+    oi_sizing: OISizingParams = Field(default_factory=OISizingParams, description="OI sizing parameters.")
+
+    @field_validator("enabled")
+    @classmethod
+    def _known_strategies(cls, value: list[str]) -> list[str]:
+        from strategies.params import unknown_key_message
+        from strategies.registry import ALL_NAMES
+        for name in value:
+            if name not in ALL_NAMES:
+                raise ValueError(unknown_key_message("strategy", name, list(ALL_NAMES)))
+        return value
+
+
+class DownloadSettings(Section):
+    """``liqbot download`` and ``heatmap import``: where history comes from, timeouts and retries (reads only)."""
+
+    archive_base_url: str = Field("https://data.binance.vision",
+                                  description="Base URL of the exchange's public daily archive (metrics files).")
+    exchange_api_base: str = Field("", description="Send every ccxt REST call to this base URL instead of the "
+                                                   "exchange's own hosts (a proxy or a local fake); empty = off.")
+    timeout_s: float = Field(10.0, gt=0, description="HTTP timeout of archive and provider requests, seconds.")
+    retry_attempts: int = Field(4, ge=1, le=20, description="Attempts per read (first try included) on timeouts, "
+                                                           "429 and 5xx; then the command fails with the cause.")
+    backoff_initial_s: float = Field(0.5, ge=0, description="First retry delay, seconds; doubles per retry, jittered.")
+    backoff_max_s: float = Field(8.0, ge=0, description="Longest delay between two retries, seconds.")
+    retry_after_max_s: float = Field(60.0, ge=0, description="Longest server Retry-After honoured, seconds; a "
+                                                             "longer one fails at once instead of hanging.")
+
+
+class SyntheticSettings(Section):
+    """The synthetic heatmap: a point-in-time cohort ledger (DESIGN section 3, ``bot.synthetic``)."""
+
+    venue: str = Field("binance", pattern=r"^(binance|hyperliquid)$",
+                       description="Liquidation rule: binance (tiered mmr/cum brackets) or hyperliquid.")
+    tier_leverages: list[float] = Field(default_factory=lambda: [5.0, 10.0, 25.0, 50.0, 100.0],
+                                        description="Leverage tiers new positions are spread over.")
+    tier_weights: list[float] = Field(default_factory=lambda: [0.15, 0.30, 0.25, 0.20, 0.10],
+                                      description="Prior share of new positions per tier (normalised).")
+    position_usd: float = Field(10_000.0, gt=0,
+                                description="Representative position notional, USD (picks the bracket).")
+    half_life_h: float = Field(72.0, ge=0, description="Half-life of positions closed unseen, hours (0 = none).")
+    source_mode: str = Field("AUTO", pattern=r"^(AUTO|OI|VOL)$",
+                             description="What opens positions: AUTO (OI where known, else volume), OI, VOL.")
+    entry: str = Field("typical", pattern=r"^(typical|close)$", description="Entry price of new cohorts.")
+    side_split_gain: float = Field(1.0, ge=0, le=1, description="Candle-direction long/short split: "
+                                                                "share = 0.5 + 0.5 * gain * body/range.")
+    oi_spread: bool = Field(True, description="Spread an OI rise over the bars since the previous OI value.")
+    oi_spread_max_bars: int = Field(96, ge=1, le=10_000, description="At most this many bars receive one OI rise.")
+    oi_max_age_h: float = Field(8.0, gt=0,
+                                description="AUTO: OI older than this counts as missing (volume takes over).")
+    vol_oi_ratio: float = Field(0.02, ge=0, description="VOL: new positions = this x USD volume on directional bars.")
+    vol_min_body: float = Field(0.3, ge=0, le=1, description="VOL: a directional bar has |close-open| >= this x range.")
+    churn: float = Field(1.0, ge=0,
+                         description="OI source: this x bar USD volume closes pro rata and reopens at the bar.")
+    spike: bool = Field(False, description="Spike mode: open cohorts only on abnormal OI-delta / volume bars.")
+    spike_z: float = Field(2.0, description="Spike mode: z-score threshold.")
+    spike_lookback: int = Field(288, ge=2, le=100_000, description="Spike mode: observations in the z-score window.")
+    spike_min_obs: int = Field(20, ge=2, description="Spike mode: observations needed before any spike counts.")
+    spike_min_gap_bars: int = Field(12, ge=0, description="Spike mode: minimum bars between two spikes.")
+    funding_erosion: bool = Field(True, description="Funding paid moves liquidation prices (isolated margin erosion).")
+    grid_bin_pct: float = Field(0.1, gt=0, le=5, description="Log-price bin width of the levels, percent.")
+    range_pct: float = Field(15.0, gt=0, lt=100, description="Levels kept within this percent of price.")
+
+
+class LiveSettings(Section):
+    """Live trading through ccxt (``liqbot live``): account setup, reconciliation, read retries."""
+
+    leverage: int = Field(3, ge=1, le=125, description="Leverage set on each symbol before its first order.")
+    margin_mode: str = Field("isolated", pattern=r"^(isolated|cross)$",
+                             description="Margin mode set on each symbol before its first order.")
+    recv_window_ms: int = Field(5000, ge=1000, le=60_000,
+                                description="Binance recvWindow: how stale a signed request may arrive, ms.")
+    reconcile_interval_s: float = Field(30.0, gt=0, description="How often working orders and positions are "
+                                                                "re-read from the exchange while running, seconds.")
+    unknown_grace_s: float = Field(30.0, ge=0, description="An order whose submit timed out and that the exchange "
+                                                           "still does not know after this long counts as never "
+                                                           "placed, seconds (exchanges show new orders late).")
+    api_base: str = Field("", description="Send every ccxt REST call to this base URL (a proxy or a local fake "
+                                          "exchange); empty = the exchange's own hosts.")
+    retry_attempts: int = Field(4, ge=1, le=20, description="Attempts per read or cancel (first try included); "
+                                                           "an order create is never retried.")
+    backoff_initial_s: float = Field(0.5, ge=0, description="First retry delay, seconds; doubles per retry, jittered.")
+    backoff_max_s: float = Field(8.0, ge=0, description="Longest delay between two retries, seconds.")
+    retry_after_max_s: float = Field(60.0, ge=0, description="Longest server Retry-After honoured, seconds; a longer "
+                                                             "one (an IP ban) fails at once.")
 
 
 class Settings(BaseSettings):
@@ -97,6 +267,13 @@ class Settings(BaseSettings):
     exchange: ExchangeSettings = ExchangeSettings()
     providers: ProviderSettings = ProviderSettings()
     clusters: ClusterSettings = ClusterSettings()
+    paper: PaperSettings = PaperSettings()
+    risk: RiskSettings = RiskSettings()
+    feed: FeedSettings = FeedSettings()
+    strategies: StrategySettings = StrategySettings()
+    download: DownloadSettings = DownloadSettings()
+    synthetic: SyntheticSettings = SyntheticSettings()
+    live: LiveSettings = LiveSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
