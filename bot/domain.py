@@ -134,6 +134,9 @@ class Cluster:
 
     ``distance_from_price`` is in percent of the current price, always >= 0 (``side`` tells
     the direction). ``liquidation_count`` is an estimate (USD / typical position size).
+    ``peak_open_interest``/``peak_strength`` are the largest values over the cluster's life:
+    price eats a cluster from its near edge, so at the moment of a break the remnant is small
+    while the fuel it held was not (never below the current values).
     """
 
     cluster_id: str
@@ -152,6 +155,14 @@ class Cluster:
     price_high: float
     broken_at: datetime | None = None
     liquidation_count_is_estimate: bool = True
+    peak_open_interest: float = 0.0
+    peak_strength: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.peak_open_interest < self.open_interest:
+            object.__setattr__(self, "peak_open_interest", self.open_interest)
+        if self.peak_strength < self.strength:
+            object.__setattr__(self, "peak_strength", self.strength)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping with ISO timestamps."""
@@ -172,6 +183,8 @@ class Cluster:
             "broken_at": iso(self.broken_at) if self.broken_at else None,
             "price_low": self.price_low,
             "price_high": self.price_high,
+            "peak_open_interest": self.peak_open_interest,
+            "peak_strength": self.peak_strength,
         }
 
 

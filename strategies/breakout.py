@@ -3,7 +3,9 @@
 A long-liquidation cluster that price fell through -> SHORT continuation; a short-liquidation
 cluster price rose through -> LONG. The stop sits back inside the broken level (its USD-weighted
 price: regaining it means the break failed); the target is just before the next live cluster in
-the direction of the break.
+the direction of the break. Size and confidence come from the cluster's *peak* USD and strength:
+price eats a cluster from its near edge, so the remnant at the moment of the break understates
+the fuel that was released.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ class BreakoutParams(TargetParams):
 
     lookback_bars: int = Field(3, ge=1, description="A break counts this many bars after it happened.")
     bar_minutes: float = Field(5.0, gt=0, description="Bar length the lookback is counted in, minutes.")
-    min_usd: float = Field(2_000_000.0, ge=0, description="Smallest broken cluster followed, USD.")
-    min_strength: float = Field(0.0, ge=0, le=1, description="Weakest broken cluster followed.")
+    min_usd: float = Field(2_000_000.0, ge=0, description="Smallest broken cluster followed (peak USD over its life).")
+    min_strength: float = Field(0.0, ge=0, le=1, description="Weakest broken cluster followed (peak strength).")
 
 
 def breakout(snapshot: HeatmapSnapshot, clusters: Sequence[Cluster], ctx: MarketContext,
@@ -40,7 +42,7 @@ def breakout(snapshot: HeatmapSnapshot, clusters: Sequence[Cluster], ctx: Market
     window_s = params.lookback_bars * params.bar_minutes * 60.0
     with np.errstate(invalid="ignore"):
         recent = (~table.active & (table.age_s >= 0) & (table.age_s <= window_s)
-                  & (table.usd >= params.min_usd) & (table.strength >= params.min_strength))
+                  & (table.peak_usd >= params.min_usd) & (table.peak_strength >= params.min_strength))
     # still beyond the level: a broken long cluster is above price, a broken short one below
     recent &= np.where(table.is_short, table.level < price, table.level > price)
     f = params.sl_buffer_pct / 100.0
@@ -57,10 +59,11 @@ def breakout(snapshot: HeatmapSnapshot, clusters: Sequence[Cluster], ctx: Market
         target = target_before(table, j, direction, price, params.tp_buffer_pct)
         c, t = table.clusters[i], table.clusters[j]
         minutes = table.age_s[i] / 60.0
-        reason = (f"{c.side.value} liquidation cluster at {price_text(c.price_level)} ({usd_text(c.open_interest)}, "
-                  f"strength {c.strength:.2f}) broken {minutes:.0f} min ago: {direction.value} continuation, "
+        reason = (f"{c.side.value} liquidation cluster at {price_text(c.price_level)} (peak "
+                  f"{usd_text(c.peak_open_interest)}, strength {c.peak_strength:.2f}) broken {minutes:.0f} min ago: "
+                  f"{direction.value} continuation, "
                   f"stop back inside the level, target before the {t.side.value} cluster at "
                   f"{price_text(t.price_level)}")
         out.append(make_candidate(snapshot.symbol, snapshot.ts, StrategyName.BREAKOUT, direction, price,
-                                  stop, target, c.strength, c, reason))
+                                  stop, target, c.peak_strength, c, reason))
     return out

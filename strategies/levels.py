@@ -29,7 +29,8 @@ class ClusterTable:
     ``low``/``high`` bound each cluster's *zone*: its price range, clipped to ``zone_pct`` around
     its USD-weighted level. A run of levels many percent wide holds its liquidity around that
     level, not evenly across the run; the zone is what exits stay clear of and stop before.
-    ``age_s`` is seconds since the break (NaN if active).
+    ``age_s`` is seconds since the break (NaN if active). ``peak_usd``/``peak_strength`` are
+    the cluster's largest values over its life (what a broken cluster held before price ate it).
     """
 
     clusters: tuple[Cluster, ...]
@@ -41,6 +42,8 @@ class ClusterTable:
     is_short: np.ndarray
     active: np.ndarray
     age_s: np.ndarray
+    peak_usd: np.ndarray
+    peak_strength: np.ndarray
 
     def __len__(self) -> int:
         return len(self.clusters)
@@ -75,8 +78,9 @@ def _build_table(clusters: Sequence[Cluster], now: datetime, zone_pct: float) ->
     kept = tuple(sorted((c for c in clusters if math.isfinite(c.price_level) and c.price_level > 0),
                         key=lambda c: (c.price_level, c.side.value, c.cluster_id)))
     cols = np.array([(c.price_level, c.price_low, c.price_high, c.strength, c.open_interest,
-                      (now - c.broken_at).total_seconds() if c.broken_at is not None else np.nan)
-                     for c in kept], dtype=np.float64).reshape(len(kept), 6)
+                      (now - c.broken_at).total_seconds() if c.broken_at is not None else np.nan,
+                      c.peak_open_interest, c.peak_strength)
+                     for c in kept], dtype=np.float64).reshape(len(kept), 8)
     level = cols[:, 0].copy()
     finite = np.isfinite(cols)
     f = zone_pct / 100.0
@@ -88,6 +92,7 @@ def _build_table(clusters: Sequence[Cluster], now: datetime, zone_pct: float) ->
         strength=np.where(finite[:, 3], cols[:, 3], 0.0), usd=np.where(finite[:, 4], cols[:, 4], 0.0),
         is_short=np.array([c.side is Side.SHORT for c in kept], dtype=bool),
         active=np.array([c.active for c in kept], dtype=bool), age_s=cols[:, 5].copy(),
+        peak_usd=np.where(finite[:, 6], cols[:, 6], 0.0), peak_strength=np.where(finite[:, 7], cols[:, 7], 0.0),
     )
 
 

@@ -191,3 +191,19 @@ def test_matching_a_uniformly_shifted_side_is_the_identity(levels, factor) -> No
     assume(np.all(np.diff(np.log(old)) > 1e-9))
     side = np.ones(old.size, np.int8)
     assert match_clusters(side, old, side, old * factor, np.log1p(0.005)).tolist() == list(range(old.size))
+
+
+def test_a_cluster_keeps_its_peak_while_price_eats_it_and_after_the_break() -> None:
+    t = tracker()
+    full = t.update(bastion(0.0))
+    below = max((c for c in full if c.side is Side.LONG), key=lambda c: c.open_interest)
+    half = t.update(bastion(5.0, usd=0.5))  # the same map with half the USD
+    same = next(c for c in half if c.cluster_id == below.cluster_id)
+    assert same.open_interest == pytest.approx(below.open_interest * 0.5)
+    assert same.peak_open_interest == pytest.approx(below.open_interest)
+    assert same.peak_strength >= same.strength
+    after = t.update(bastion(10.0, usd=0.5), bar_high=BASTION_PRICE, bar_low=below.price_level * 0.999)
+    broken = next(c for c in after if c.cluster_id == below.cluster_id)
+    assert not broken.active and broken.peak_open_interest == pytest.approx(below.open_interest)
+    restored = ClusterTracker.from_state(t.settings, SYMBOL, json.loads(json.dumps(t.state())))
+    assert restored.state() == t.state()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dataclasses import replace
+
 from bot.domain import Bias, Side
 from strategies.breakout import BreakoutParams, breakout
 from strategies.hunt import HuntParams, liquidation_hunt
@@ -167,3 +169,14 @@ def test_a_wide_cluster_counts_by_its_zone_around_the_level() -> None:
     assert cand.stop_loss > wide.price_low
     table = cluster_table([wide], T0, zone_pct=2.0)
     assert table.low[0] == pytest.approx(wide.price_level * 0.98)
+
+
+def test_breakout_judges_a_break_by_the_peak_the_cluster_held() -> None:
+    """Price eats a cluster from its near edge: the remnant at the break is small, the fuel was not."""
+    eaten = replace(cluster("b", P * 1.003, Side.LONG, usd=0.5e6, strength=0.1, broken_min_ago=5),
+                    peak_open_interest=8e6, peak_strength=0.9)
+    target = cluster("l", P * 0.98, Side.LONG, strength=0.5, price=P)
+    [cand] = brk([eaten, target], min_usd=2e6)
+    assert cand.direction == Direction.SHORT and cand.confidence == pytest.approx(0.9)
+    never_big = cluster("b", P * 1.003, Side.LONG, usd=0.5e6, strength=0.1, broken_min_ago=5)
+    assert brk([never_big, target], min_usd=2e6) == []

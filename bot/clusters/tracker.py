@@ -133,17 +133,20 @@ class ClusterTracker:
             if j < 0:
                 cid = self._new_id(side, level, ts, taken)
                 first_seen = last_updated = ts
+                peak_usd = peak_strength = 0.0
                 taken.add(cid)
             else:
                 old = survivors[j]
                 cid, first_seen = old.cluster_id, old.first_seen
+                peak_usd, peak_strength = old.peak_open_interest, old.peak_strength
                 same = math.isclose(usd, old.open_interest, rel_tol=1e-9) and math.isclose(level, old.price_level,
                                                                                            rel_tol=1e-12)
                 last_updated = old.last_updated if same else ts
             out.append(Cluster(cluster_id=cid, price_level=level, side=side, leverage_tier=tier, open_interest=usd,
                                liquidation_count=int(round(usd / self.settings.typical_position_usd)),
                                strength=strong, distance_from_price=dist, active=True, first_seen=first_seen,
-                               last_seen=ts, last_updated=last_updated, price_low=low, price_high=high))
+                               last_seen=ts, last_updated=last_updated, price_low=low, price_high=high,
+                               peak_open_interest=peak_usd, peak_strength=peak_strength))
         return out
 
     def _new_id(self, side: Side, level: float, ts: datetime, taken: set[str]) -> str:
