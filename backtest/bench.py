@@ -157,3 +157,4 @@ def bench_clusters_1500(repeats: int = 2000) -> dict[str, Any]:
 
 # Registered lazily so that listing benchmarks does not import the synthetic model (numba).
 BENCHMARKS["synthetic_build_14m"] = lazy("bot.synthetic.bench", "synthetic_build_14m")
+BENCHMARKS["paper_loop_latency"] = lazy("bot.execution.latency", "paper_loop_latency")

@@ -1,0 +1,232 @@
+"""``liqbot paper``: run the bot against the paper broker on the simulator, files or live data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+from bot.clock import Clock, Sleeper, SystemClock, SystemSleeper
+from bot.errors import ConfigError
+from bot.feeds.base import Feed, parse_duration, parse_speed
+from config.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``paper``."""
+    p = sub.add_parser("paper", help="paper trading: simulator (default), file replay or live market data",
+                       description="Run the bot with the paper broker. State (orders, fills, positions, equity, "
+                                   "risk) lives in SQLite under --state; a restarted bot resumes where it stopped.")
+    p.add_argument("--feed", choices=["sim", "replay", "live"], default=None, help="market data (default: feed.kind)")
+    p.add_argument("--symbols", nargs="+", default=None, metavar="SYMBOL", help="ccxt symbols (default: symbols)")
+    p.add_argument("--speed", default=None, help="sim/replay pace: max or N x real time (default: feed.speed)")
+    p.add_argument("--duration", default=None,
+                   help="market time to run for sim/replay, wall time for live, e.g. 6h, 2d (default: feed.duration; "
+                        "replay: the whole file)")
+    p.add_argument("--state", type=Path, default=None, help="state folder (default: state_dir)")
+    p.add_argument("--seed", type=int, default=None, help="simulator seed (default: feed.sim_seed)")
+    p.add_argument("--warmup", default=None, help="history fed to the heatmap model before trading (default: feed.warmup)")
+    g = p.add_argument_group("replay")
+    g.add_argument("--candles", type=Path, help="candles file")
+    g.add_argument("--oi", type=Path, help="open interest file")
+    g.add_argument("--ls-ratio", type=Path, help="long/short ratio file")
+    g.add_argument("--funding", type=Path, help="funding rate file")
+    g.add_argument("--heatmaps", type=Path, help="use recorded snapshots from this snapshot store")
+    g.add_argument("--from", dest="from_", default=None, help="replay start (ISO-8601 or epoch)")
+    g.add_argument("--to", default=None, help="replay end")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON document")
+    p.add_argument("--no-status", action="store_true", help="no status line on the terminal")
+    p.set_defaults(func=run_paper)
+
+
+@dataclass(frozen=True, slots=True)
+class PaperPlan:
+    """Resolved options of one paper run."""
+
+    feed: str
+    symbols: tuple[str, ...]
+    speed: float
+    duration: timedelta | None
+    warmup: timedelta
+    state: Path
+    seed: int
+
+
+def plan_from(args: argparse.Namespace, settings: Settings) -> PaperPlan:
+    """Merge the command line over the settings."""
+    kind = args.feed or settings.feed.kind
+    symbols = tuple(args.symbols or settings.symbols)
+    if kind == "replay" and len(symbols) != 1:
+        raise ConfigError("--feed replay takes one symbol (the files' market)")
+    explicit = args.duration is not None
+    duration = parse_duration(args.duration if explicit else settings.feed.duration, "--duration")
+    return PaperPlan(feed=kind, symbols=symbols, speed=parse_speed(args.speed or settings.feed.speed),
+                     duration=duration if explicit or kind != "replay" else None,
+                     warmup=_span(args.warmup or settings.feed.warmup, "--warmup"),
+                     state=args.state or settings.state_dir,
+                     seed=settings.feed.sim_seed if args.seed is None else args.seed)
+
+
+def _span(text: str, what: str) -> timedelta:
+    """A duration that may be zero (``0``, ``0s``, ``0d``)."""
+    if str(text).strip().rstrip("smhdw") in ("0", "0.0"):
+        return timedelta(0)
+    return parse_duration(text, what)
+
+
+def build_feed(plan: PaperPlan, settings: Settings, args: argparse.Namespace | None = None,
+               clock: Clock | None = None, sleeper: Sleeper | None = None) -> tuple[Feed, dict[str, Any]]:
+    """The feed of ``plan`` and the run identity stored with the state (a resumed run must match)."""
+    timeframe = parse_duration(settings.feed.timeframe, "feed.timeframe")
+    if plan.feed == "sim":
+        from bot.cli.timeargs import parse_time
+        from bot.feeds.sim import SimFeed
+        start = parse_time(settings.feed.sim_start, datetime.now().astimezone(), field="feed.sim_start")
+        assert plan.duration is not None
+        bars = int(plan.duration / timeframe)
+        warm = int(plan.warmup / timeframe)
+        feed = SimFeed(plan.symbols, start, timeframe, warm, bars, plan.seed, plan.speed)
+        return feed, {"feed": "sim", "seed": plan.seed, "symbols": list(plan.symbols), "start": start.isoformat(),
+                      "timeframe": settings.feed.timeframe, "warmup_bars": warm}
+    if plan.feed == "replay":
+        return _replay_feed(plan, settings, args)
+    from bot.feeds.live import LiveFeed
+    feed = LiveFeed.from_settings(settings, plan.symbols, timeframe)
+    return feed, {"feed": "live", "symbols": list(plan.symbols), "exchange": settings.exchange.id}
+
+
+def _replay_feed(plan: PaperPlan, settings: Settings, args: argparse.Namespace | None) -> tuple[Feed, dict[str, Any]]:
+    from bot.cli.timeargs import parse_time
+    from bot.feeds.replay import ReplayFeed, ReplayFiles
+    if args is None or args.candles is None:
+        raise ConfigError("--feed replay needs --candles FILE (and usually --oi FILE)")
+    now = datetime.now().astimezone()
+    start = parse_time(args.from_, now, field="--from") if args.from_ else None
+    end = parse_time(args.to, now, field="--to") if args.to else None
+    files = ReplayFiles(args.candles, args.oi, args.ls_ratio, args.funding)
+    feed = ReplayFeed(plan.symbols[0], files, speed=plan.speed, start=start, end=end, duration=plan.duration,
+                      warmup=plan.warmup, max_age=timedelta(hours=settings.synthetic.oi_max_age_h))
+    meta = {"feed": "replay", "symbols": list(plan.symbols), "candles": str(Path(args.candles).resolve()),
+            "from": start.isoformat() if start else None, "warmup": plan.warmup.total_seconds()}
+    return feed, meta
+
+
+def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespace | None = None,
+                 clock: Clock | None = None, sleeper: Sleeper | None = None,
+                 on_step: Callable[[Any], None] | None = None) -> Any:
+    """Assemble feed, heatmaps, engine, paper broker, store and signal log into a started Runner."""
+    from bot.execution.paper import PaperBroker
+    from bot.feeds.heatmaps import RecordedHeatmaps, SyntheticHeatmaps
+    from bot.heatmap.store import SnapshotStore
+    from bot.runner import Runner
+    from bot.signallog import SignalLogWriter
+    from bot.store import Store
+    from bot.synthetic.model import SyntheticParams
+    from strategies.engine import Engine
+
+    clock = clock or SystemClock()
+    sleeper = sleeper or SystemSleeper()
+    feed, meta = build_feed(plan, settings, args, clock, sleeper)
+    heatmaps_dir = getattr(args, "heatmaps", None) if args is not None else None
+    if heatmaps_dir is not None or settings.providers.heatmap_source == "recorded":
+        heatmaps: Any = RecordedHeatmaps(heatmaps_dir or plan.state / "snapshots", feed.symbols)
+    elif settings.providers.heatmap_source == "synthetic":
+        heatmaps = SyntheticHeatmaps(SyntheticParams.from_settings(settings.synthetic), feed.symbols, feed.timeframe)
+    else:
+        raise ConfigError(f"paper mode reads synthetic or recorded heatmaps, not {settings.providers.heatmap_source!r}")
+    store = Store.open(plan.state)
+    try:
+        log_path = settings.strategies.signal_log
+        signal_log = SignalLogWriter(log_path if log_path.is_absolute() else plan.state / log_path,
+                                     fsync=settings.strategies.log_fsync)
+        runner = Runner(settings=settings, feed=feed, broker=PaperBroker(settings.paper), store=store,
+                        heatmaps=heatmaps, engine=Engine(settings.strategies), clock=clock, sleeper=sleeper,
+                        historic=plan.feed != "live", signal_log=signal_log,
+                        snapshots=SnapshotStore(plan.state / "snapshots") if heatmaps_dir is None else None,
+                        on_step=on_step, run_meta=meta)
+        runner.start()
+    except BaseException:
+        store.close()
+        raise
+    return runner
+
+
+def run_paper(args: argparse.Namespace, settings: Settings) -> int:
+    """Handler of ``liqbot paper``."""
+    from bot.cli.commands.status import print_summary
+    from bot.store.summary import summarize
+
+    plan = plan_from(args, settings)
+    sleeper = SystemSleeper()
+    line = StatusLine(enabled=not args.no_status and not args.json and sys.stderr.isatty())
+    if line.enabled:  # the terminal shows the status line; the log lines go to the file only
+        from bot.cli.main import _secrets
+        from bot.logs import configure_logging
+        configure_logging(level=settings.logging.level, file=settings.logging.file, console=False,
+                          secrets=_secrets(settings))
+    runner = build_runner(settings, plan, args=args, sleeper=sleeper, on_step=line.update)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        runner.stop()
+        sleeper.wake()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        until = None
+        if plan.feed == "live" and plan.duration is not None:
+            until = runner.clock.now() + plan.duration
+        result = runner.run(until=until)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        line.close()
+        if runner.signal_log is not None:
+            runner.signal_log.close()
+        summary = summarize(runner.store)
+        runner.store.close()
+    summary["run"] = {"feed": plan.feed, "symbols": list(plan.symbols), "steps": result.steps,
+                      "stopped": result.stopped, "state": str(plan.state)}
+    if args.json:
+        print(json.dumps(summary, default=str))
+    else:
+        print_summary(summary, title="paper run")
+    return 0
+
+
+class StatusLine:
+    """One self-rewriting line on stderr: bar time, prices, positions, equity, signals, risk state."""
+
+    def __init__(self, enabled: bool, stream: Any = None, min_interval_s: float = 0.1) -> None:
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.min_interval_s = min_interval_s
+        self._last = 0.0
+        self._shown = False
+
+    def update(self, info: Any) -> None:
+        """Redraw (at most every ``min_interval_s``)."""
+        now = time.monotonic()
+        if not self.enabled or now - self._last < self.min_interval_s:
+            return
+        self._last = now
+        prices = "  ".join(f"{s.split('/')[0]} {p:,.6g}" for s, p in info.prices.items())
+        phase = "warmup" if info.warmup else info.trading_state.value
+        text = (f"{info.ts:%Y-%m-%d %H:%M}Z  {prices}  positions {info.open_positions}  "
+                f"equity {info.equity:,.2f}  signals {info.signals}  {phase}")
+        if info.notice:
+            text += f"  [{info.notice}]"
+        self.stream.write("\r\x1b[K" + text)
+        self.stream.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        """End the line so later output starts on its own."""
+        if self._shown:
+            self.stream.write("\n")
+            self.stream.flush()

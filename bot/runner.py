@@ -1,0 +1,372 @@
+"""The runner: one loop for paper and live.
+
+Per closed bar of each symbol: quality gate -> venue moves (paper) -> heatmap snapshot ->
+cluster tracker -> magnets + market context -> engine -> signal log -> risk guard -> broker
+-> store, with the whole step committed in one SQLite transaction (cursor, component state
+and paper venue included), so a ``kill -9`` at any moment resumes from a whole step. Clock
+and sleep are injected; a stop request ends the loop after the current step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from bot.clock import Clock, Sleeper, monotonic_ms, parse_ts
+from bot.clusters.magnets import magnet_read
+from bot.clusters.tracker import ClusterTracker
+from bot.domain import HeatmapSnapshot, MarketContext, iso
+from bot.errors import ConfigError, FatalError
+from bot.execution.manager import OrderManager
+from bot.execution.orders import OrderIntent, OrderLeg, OrderSide, OrderType, client_order_id
+from bot.execution.protocol import BarDriven, Broker
+from bot.feeds.base import Bar, BarBatch, Feed
+from bot.feeds.heatmaps import HeatmapProvider, snapshot_from_bytes, snapshot_to_bytes
+from bot.feeds.quality import QualityGate
+from bot.logs import get_logger
+from bot.risk import Exposure, RiskGuard, RiskState, TradingState, trip
+from bot.store import Decision, SignalDecision, StepWrite, Store
+from config.settings import Settings
+from strategies.signal import Direction, Signal
+
+log = get_logger("liqbot.runner")
+ATR_BARS = 14
+OUTBOX_FLUSH = 96        # snapshots move from the SQLite outbox to the snapshot store in batches
+WARMUP_CHECKPOINT = 96   # warmup (model only, no orders) is committed every this many bars
+
+
+@dataclass(frozen=True, slots=True)
+class StepInfo:
+    """What a status line shows after a step."""
+
+    ts: datetime
+    prices: dict[str, float]
+    open_positions: int
+    equity: float
+    signals: int
+    trading_state: TradingState
+    warmup: bool
+    notice: str | None = None
+    latency_ms: float = 0.0
+
+
+@dataclass(slots=True)
+class RunResult:
+    """How a run ended."""
+
+    steps: int = 0
+    stopped: bool = False  # by a stop request (SIGINT/SIGTERM)
+    last_ts: datetime | None = None
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+class Runner:
+    """Drives a feed through the pipeline into a broker and the store."""
+
+    def __init__(self, *, settings: Settings, feed: Feed, broker: Broker, store: Store, heatmaps: HeatmapProvider,
+                 engine: Any, clock: Clock, sleeper: Sleeper, historic: bool, signal_log: Any = None,
+                 snapshots: Any = None, on_step: Callable[[StepInfo], None] | None = None,
+                 run_meta: dict[str, Any] | None = None) -> None:
+        self.settings = settings
+        self.feed = feed
+        self.broker = broker
+        self.store = store
+        self.heatmaps = heatmaps
+        self.engine = engine
+        self.clock = clock
+        self.sleeper = sleeper
+        self.historic = historic
+        self.signal_log = signal_log
+        self.snapshots = snapshots
+        self.on_step = on_step
+        self.run_meta = run_meta or {}
+        self.gate = QualityGate(feed.timeframe, settings.feed.stale_after_s, settings.feed.resume_after_bars)
+        self.guard = RiskGuard(settings.risk)
+        self.trackers = {s: ClusterTracker(settings.clusters, s) for s in feed.symbols}
+        self.recent: dict[str, deque[tuple[float, float, float]]] = {s: deque(maxlen=ATR_BARS + 1) for s in feed.symbols}
+        self.marks: dict[str, float] = {}
+        self.manager: OrderManager | None = None
+        self.signals = 0
+        self._stop = False
+        self._notices: dict[str, str | None] = {}
+        self._outbox = 0
+        self._warm_steps = 0
+        self._unsaved: list[HeatmapSnapshot] = []  # snapshots of warmup steps not committed yet
+        self._skipped: tuple[BarBatch, Any] | None = None  # the last warmup step left uncommitted
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Restore every component from the store, reconcile with the broker, position the feed."""
+        store = self.store
+        stored_meta = store.kv_get("run")
+        if stored_meta is not None and self.run_meta and stored_meta != self.run_meta:
+            raise ConfigError(f"state folder {store.path.parent} holds another run ({_meta_text(stored_meta)}); "
+                              f"this one is {_meta_text(self.run_meta)}: use another --state")
+        venue = store.kv_get("venue")
+        if venue is not None and hasattr(self.broker, "from_state"):
+            self.broker = type(self.broker).from_state(self.broker.settings, venue)  # type: ignore[attr-defined]
+        self.heatmaps.restore({k: store.blob_get(k) for k in self.heatmaps.keys()})
+        for symbol in self.feed.symbols:
+            st = store.kv_get(f"tracker:{symbol}")
+            if st is not None:
+                self.trackers[symbol] = ClusterTracker.from_state(self.settings.clusters, symbol, st)
+            self.recent[symbol].extend(tuple(x) for x in store.kv_get(f"recent:{symbol}", []))
+        self.gate.restore(store.kv_get("gate"))
+        self.marks = {k: float(v) for k, v in store.kv_get("marks", {}).items()}
+        self.guard.state = RiskState.from_record(store.risk_state())
+        self.signals = len(store.decisions())
+        self.manager = OrderManager(self.broker, store)
+        cursor = store.kv_get("cursor")
+        ts = parse_ts(cursor) if cursor else self.clock.now()
+        problems = self.manager.reconcile(ts)
+        if problems:
+            self._halt(ts, "reconciliation mismatch: " + "; ".join(problems))
+        self.feed.seek(parse_ts(cursor) if cursor else None)
+        self.flush_snapshots()
+        log.info("runner.started", resumed_at=cursor, symbols=list(self.feed.symbols),
+                 trading_state=self.guard.trading_state.value, orphans=len(self.manager.orphans))
+
+    def stop(self) -> None:
+        """Ask the loop to end after the current step."""
+        self._stop = True
+
+    def run(self, until: datetime | None = None) -> RunResult:
+        """Poll the feed and step until it is done, ``until`` (clock time) passes, or a stop request."""
+        if self.manager is None:
+            self.start()
+        result = RunResult()
+        try:
+            self._loop(until, result)
+            if self._skipped is not None:  # a stop during warmup: keep what was done
+                self._commit(*self._skipped, [], [], force=True)
+        finally:
+            self.flush_snapshots()
+        result.stopped = self._stop
+        return result
+
+    def _loop(self, until: datetime | None, result: RunResult) -> None:
+        while not self._stop:
+            now = self.clock.now()
+            if until is not None and now >= until:
+                break
+            poll = self.feed.poll(now)
+            if poll.notice:
+                self._notice("feed", poll.notice)
+            for batch in poll.batches:
+                info = self.step(batch, batch.close_ts if self.historic else self.clock.now())
+                result.steps += 1
+                result.last_ts = batch.close_ts
+                if not batch.warmup:
+                    result.latencies_ms.append(info.latency_ms)
+                if self._stop:
+                    break
+            if poll.done:
+                break
+            if not self._stop:
+                wait = poll.wait_s
+                if until is not None:
+                    wait = min(wait, (until - self.clock.now()).total_seconds())
+                self.sleeper.sleep(wait)
+
+    def flush_snapshots(self) -> None:
+        """Move recorded snapshots from the store's outbox to the snapshot store (idempotent)."""
+        pending = self.store.outbox()
+        if pending and self.snapshots is not None:
+            self.snapshots.write(snapshot_from_bytes(p) for _, p in pending)
+        if pending:
+            self.store.clear_outbox(pending[-1][0])
+        self._outbox = 0
+
+    # --- one step ---------------------------------------------------------------------------
+
+    def step(self, batch: BarBatch, now: datetime) -> StepInfo:
+        """Process every bar of ``batch`` and commit the step."""
+        assert self.manager is not None, "start() first"
+        ts = batch.close_ts
+        before = self.guard.trading_state
+        errors: list[str] = []
+        notice = None
+        snapshots: list[HeatmapSnapshot] = []
+        decisions: list[SignalDecision] = []
+        entries: list[OrderIntent] = []
+        latency = 0.0
+        for bar in batch.bars:
+            verdict = self.gate.check(bar, now)
+            notice = self._notice(bar.symbol, verdict.reason) or notice
+            if not verdict.valid:
+                continue
+            try:
+                self._move_venue(bar)  # the paper venue's own work (a live venue does this itself)
+                t0 = monotonic_ms()  # latency: the new bar -> the decided order (no I/O inside)
+                snapshot = self.heatmaps.snapshot(bar)
+                self.marks[bar.symbol] = bar.close
+                self.recent[bar.symbol].append((bar.high, bar.low, bar.close))
+                if snapshot is None:
+                    continue
+                clusters = self.trackers[bar.symbol].update(snapshot, bar.high, bar.low)
+                snapshots.append(snapshot)  # warmup too: a replay from the start must see what the tracker saw
+                if batch.warmup:
+                    continue
+                if verdict.trade:
+                    intent, decision = self._decide(bar, snapshot, clusters, entries, ts)
+                    decisions += decision
+                    entries += intent
+                latency = max(latency, monotonic_ms() - t0)
+            except FatalError:
+                raise
+            except Exception as exc:  # one symbol's failure must not stop the others
+                errors.append(f"{bar.symbol}: {type(exc).__name__}: {exc}")
+                log.exception("runner.step_error", symbol=bar.symbol, ts=iso(ts))
+        try:
+            self.manager.place(entries, ts)
+        except FatalError:
+            raise
+        except Exception as exc:
+            errors.append(f"submit: {type(exc).__name__}: {exc}")
+            log.exception("runner.submit_error", ts=iso(ts))
+        self.manager.drop_orphans(ts)
+        balance = self.broker.balance()
+        if not batch.warmup:
+            self.guard.on_equity(ts, balance.equity)
+        self.guard.on_step(ts, "; ".join(errors) or None)
+        if self.guard.trading_state != before:
+            log.warning(f"risk.{self.guard.trading_state.value.lower()}", reason=self.guard.state.reason, ts=iso(ts))
+        self._commit(batch, balance, decisions, snapshots)
+        info = StepInfo(ts=ts, prices={b.symbol: b.close for b in batch.bars}, open_positions=len(self.manager.book),
+                        equity=balance.equity, signals=self.signals, trading_state=self.guard.trading_state,
+                        warmup=batch.warmup, notice=notice, latency_ms=latency)
+        if self.on_step is not None:
+            self.on_step(info)
+        return info
+
+    def _move_venue(self, bar: Bar) -> None:
+        """Let a simulated venue trade the bar (entries at the open, then brackets inside the range)."""
+        assert self.manager is not None
+        ts = bar.close_ts
+        problems: list[str] = []
+        if isinstance(self.broker, BarDriven):
+            self.broker.on_open(bar.symbol, bar.ts, bar.open)
+            problems += self.manager.sync(ts)
+            self.manager.ensure_brackets(ts)
+            self.broker.on_bar(bar.symbol, ts, bar.open, bar.high, bar.low, bar.close, bar.funding_rate)
+        problems += self.manager.sync(ts)
+        self.manager.ensure_brackets(ts)
+        if problems:
+            self._halt(ts, "reconciliation mismatch: " + "; ".join(problems))
+
+    def _decide(self, bar: Bar, snapshot: HeatmapSnapshot, clusters: list[Any], pending: list[OrderIntent],
+                ts: datetime) -> tuple[list[OrderIntent], list[SignalDecision]]:
+        """Engine -> signal log -> risk guard: the entry intents and the decision per signal."""
+        assert self.manager is not None
+        magnets = magnet_read(clusters, snapshot.price, self.settings.clusters.bias_threshold)
+        ctx = MarketContext.from_total(bar.symbol, snapshot.ts, snapshot.price, bar.oi_usd or 0.0,
+                                       bar.long_short_ratio or 1.0, funding_rate=bar.funding_rate,
+                                       atr=_atr(self.recent[bar.symbol]))
+        result = self.engine.run(snapshot, clusters, ctx, magnets)
+        if self.signal_log is not None:
+            self.signal_log.write_result(result)
+        intents, decisions = [], []
+        for signal in result.signals:
+            self.signals += 1
+            log.info("signal.emitted", signal_id=signal.id, symbol=signal.symbol, strategy=signal.strategy.value,
+                     side=signal.signal.value, entry=signal.entry_price)
+            intent, decision = self._entry_for(signal, pending + intents, ts)
+            decisions.append(decision)
+            if intent is not None:
+                intents.append(intent)
+        return intents, decisions
+
+    def _entry_for(self, signal: Signal, pending: list[OrderIntent],
+                   ts: datetime) -> tuple[OrderIntent | None, SignalDecision]:
+        assert self.manager is not None
+        sym = signal.symbol
+
+        def decided(kind: Decision, reason: str | None = None, cid: str | None = None) -> SignalDecision:
+            return SignalDecision(signal.id, ts, sym, signal.strategy.value, signal.signal.value, kind, reason, cid)
+
+        if sym in self.manager.book or self.manager.has_entry_working(sym) or any(p.symbol == sym for p in pending):
+            return None, decided(Decision.SKIPPED, "a position or entry is already open on the symbol")
+        notional = signal.position_size.notional_usd
+        working = self.manager.pending_entry_notional(self.marks)
+        for p in pending:
+            working[p.symbol] = working.get(p.symbol, 0.0) + p.qty * self.marks.get(p.symbol, 0.0)
+        held = {s: p.qty * self.marks.get(s, p.entry_price) for s, p in self.manager.book.items()}
+        exposure = Exposure(equity=self.broker.balance().equity,
+                            open_positions=len(set(held) | set(working)),
+                            symbol_notional=held.get(sym, 0.0) + working.get(sym, 0.0),
+                            total_notional=sum(held.values()) + sum(working.values()))
+        verdict = self.guard.check_entry(exposure, notional)
+        if not verdict.allowed:
+            log.info("signal.denied", signal_id=signal.id, reason=verdict.reason)
+            return None, decided(Decision.DENIED, verdict.reason)
+        cid = client_order_id(signal.id, OrderLeg.ENTRY)
+        side = OrderSide.BUY if signal.signal == Direction.LONG else OrderSide.SELL
+        intent = OrderIntent(cid, sym, side, OrderType.MARKET, OrderLeg.ENTRY, notional / signal.entry_price,
+                             signal.id, cid, ts, stop_loss=signal.stop_loss, take_profit=signal.take_profit)
+        return intent, decided(Decision.SUBMITTED, None, cid)
+
+    def _commit(self, batch: BarBatch, balance: Any, decisions: list[SignalDecision],
+                snapshots: list[HeatmapSnapshot], force: bool = False) -> None:
+        assert self.manager is not None
+        changes = self.manager.drain()
+        if self.snapshots is not None:
+            self._unsaved += snapshots
+        self._skipped = None
+        if batch.warmup and not (changes.orders or changes.fills) and not force:
+            self._warm_steps += 1
+            if self._warm_steps % WARMUP_CHECKPOINT:
+                self._skipped = (batch, balance)
+                return  # a crash here replays the warmup from the last checkpoint: no orders exist yet
+        kv: dict[str, Any] = {"cursor": batch.close_ts.isoformat(), "gate": self.gate.state(),
+                              "marks": self.marks}
+        if self.run_meta:
+            kv["run"] = self.run_meta
+        for symbol in self.feed.symbols:
+            kv[f"tracker:{symbol}"] = self.trackers[symbol].state()
+            kv[f"recent:{symbol}"] = list(self.recent[symbol])
+        if hasattr(self.broker, "state"):
+            kv["venue"] = self.broker.state()  # type: ignore[attr-defined]
+        self.store.commit_step(StepWrite(
+            ts=batch.close_ts, orders=list(changes.orders.values()), fills=changes.fills,
+            positions=list(self.manager.book.values()), trades=changes.trades,
+            balance=None if batch.warmup else balance, decisions=decisions,
+            risk=self.guard.state.to_record(), kv=kv, blobs=self.heatmaps.state(),
+            outbox=[(s.symbol, s.ts, snapshot_to_bytes(s)) for s in self._unsaved]))
+        self._outbox += len(self._unsaved)
+        self._unsaved = []
+        if self._outbox >= OUTBOX_FLUSH:
+            self.flush_snapshots()
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _halt(self, ts: datetime, reason: str) -> None:
+        self.guard.state = trip(self.guard.state, TradingState.HALTED, reason, ts)
+        log.error("risk.halted", reason=reason, ts=iso(ts))
+
+    def _notice(self, key: str, reason: str | None) -> str | None:
+        """Log a data notice once when it appears and once when it clears."""
+        if self._notices.get(key) != reason:
+            if reason:
+                log.warning("feed.paused", key=key, reason=reason)
+            elif self._notices.get(key):
+                log.info("feed.resumed", key=key)
+            self._notices[key] = reason
+        return reason
+
+
+def _atr(recent: deque[tuple[float, float, float]]) -> float | None:
+    """Mean true range over the window (None until two bars are known)."""
+    if len(recent) < 2:
+        return None
+    rows = list(recent)
+    ranges = [max(h, pc) - min(low, pc) for (h, low, _), (_, _, pc) in zip(rows[1:], rows[:-1])]
+    value = sum(ranges) / len(ranges)
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def _meta_text(meta: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(meta.items()))
