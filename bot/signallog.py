@@ -12,6 +12,7 @@ fresh. Reading reports torn and malformed lines with their line numbers and goes
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -73,8 +74,16 @@ def rejected_record(rejection: Rejection) -> dict[str, Any]:
     return {"record": REJECTED, **rejection.to_dict()}
 
 
+def _digest(line: bytes) -> bytes:
+    return hashlib.blake2b(line, digest_size=16).digest()
+
+
 class SignalLogWriter:
-    """Appends signals and rejections to a JSONL file. Use as a context manager."""
+    """Appends signals and rejections to a JSONL file. Use as a context manager.
+
+    Idempotent: a record already in the file (byte for byte) is not written again; ``skipped``
+    counts those.
+    """
 
     def __init__(self, path: Path | str, fsync: FsyncPolicy | str = FsyncPolicy.ALWAYS) -> None:
         self.path = Path(path)
@@ -82,9 +91,34 @@ class SignalLogWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self.torn_tail: LineProblem | None = self._check_tail()
+        self._seen = self._existing_lines()
+        self.skipped = 0
         if self.torn_tail is not None:
             get_logger(__name__).warning("signallog.torn_tail", path=str(self.path), line=self.torn_tail.line)
             self._write(b"\n")  # keep the torn bytes; the next record starts on its own line
+
+    def _existing_lines(self) -> set[bytes]:
+        """Digests of the complete lines already in the log.
+
+        A bot restarted after a crash replays the steps its store had not committed; equal inputs
+        give byte-identical records, and each must stay one line in the log, not two.
+        """
+        seen: set[bytes] = set()
+        if self._fd is None or os.fstat(self._fd).st_size == 0:
+            return seen
+        with open(self.path, "rb") as fh:
+            for raw in fh:
+                if raw.endswith(b"\n"):
+                    seen.add(_digest(raw))
+        return seen
+
+    def _append(self, line: bytes) -> None:
+        key = _digest(line)
+        if key in self._seen:
+            self.skipped += 1
+            return
+        self._write(line)
+        self._seen.add(key)
 
     def _check_tail(self) -> LineProblem | None:
         size = os.fstat(self._fd).st_size if self._fd is not None else 0
@@ -112,11 +146,11 @@ class SignalLogWriter:
 
     def write_signal(self, signal: Signal) -> None:
         """Append one emitted signal."""
-        self._write(encode_line(signal.to_json_dict()))
+        self._append(encode_line(signal.to_json_dict()))
 
     def write_rejection(self, rejection: Rejection) -> None:
         """Append one rejected candidate, marked ``"record": "rejected"``."""
-        self._write(encode_line(rejected_record(rejection)))
+        self._append(encode_line(rejected_record(rejection)))
 
     def write_result(self, result: EngineResult) -> None:
         """Append every signal, then every rejection, of one engine run."""

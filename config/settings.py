@@ -180,7 +180,18 @@ class StrategySettings(Section):
         return value
 
 
-class DownloadSettings(Section):
+class RetryPolicySettings(Section):
+    """Bounded retries with backoff for reads (timeouts, 429, 5xx). An order create is never retried."""
+
+    retry_attempts: int = Field(4, ge=1, le=20, description="Attempts per read or cancel (first try included) on "
+                                                           "timeouts, 429 and 5xx; then it fails with the cause.")
+    backoff_initial_s: float = Field(0.5, ge=0, description="First retry delay, seconds; doubles per retry, jittered.")
+    backoff_max_s: float = Field(8.0, ge=0, description="Longest delay between two retries, seconds.")
+    retry_after_max_s: float = Field(60.0, ge=0, description="Longest server Retry-After honoured, seconds; a "
+                                                             "longer one (an IP ban) fails at once instead of hanging.")
+
+
+class DownloadSettings(RetryPolicySettings):
     """``liqbot download`` and ``heatmap import``: where history comes from, timeouts and retries (reads only)."""
 
     archive_base_url: str = Field("https://data.binance.vision",
@@ -188,12 +199,6 @@ class DownloadSettings(Section):
     exchange_api_base: str = Field("", description="Send every ccxt REST call to this base URL instead of the "
                                                    "exchange's own hosts (a proxy or a local fake); empty = off.")
     timeout_s: float = Field(10.0, gt=0, description="HTTP timeout of archive and provider requests, seconds.")
-    retry_attempts: int = Field(4, ge=1, le=20, description="Attempts per read (first try included) on timeouts, "
-                                                           "429 and 5xx; then the command fails with the cause.")
-    backoff_initial_s: float = Field(0.5, ge=0, description="First retry delay, seconds; doubles per retry, jittered.")
-    backoff_max_s: float = Field(8.0, ge=0, description="Longest delay between two retries, seconds.")
-    retry_after_max_s: float = Field(60.0, ge=0, description="Longest server Retry-After honoured, seconds; a "
-                                                             "longer one fails at once instead of hanging.")
 
 
 class SyntheticSettings(Section):
@@ -231,7 +236,7 @@ class SyntheticSettings(Section):
     range_pct: float = Field(15.0, gt=0, lt=100, description="Levels kept within this percent of price.")
 
 
-class LiveSettings(Section):
+class LiveSettings(RetryPolicySettings):
     """Live trading through ccxt (``liqbot live``): account setup, reconciliation, read retries."""
 
     leverage: int = Field(3, ge=1, le=125, description="Leverage set on each symbol before its first order.")
@@ -246,12 +251,26 @@ class LiveSettings(Section):
                                                            "placed, seconds (exchanges show new orders late).")
     api_base: str = Field("", description="Send every ccxt REST call to this base URL (a proxy or a local fake "
                                           "exchange); empty = the exchange's own hosts.")
-    retry_attempts: int = Field(4, ge=1, le=20, description="Attempts per read or cancel (first try included); "
-                                                           "an order create is never retried.")
-    backoff_initial_s: float = Field(0.5, ge=0, description="First retry delay, seconds; doubles per retry, jittered.")
-    backoff_max_s: float = Field(8.0, ge=0, description="Longest delay between two retries, seconds.")
-    retry_after_max_s: float = Field(60.0, ge=0, description="Longest server Retry-After honoured, seconds; a longer "
-                                                             "one (an IP ban) fails at once.")
+
+
+class BacktestSettings(Section):
+    """``liqbot backtest``: costs, capital, the warmup and the signal cooldown (DESIGN section 6).
+
+    ``cooldown_bars`` is read by the shared decision step (``bot.decide``), so paper and live
+    runs gate repeated signals the same way and parity with the backtest holds.
+    """
+
+    taker_fee: float = Field(0.0005, ge=0, lt=0.01, description="Taker fee rate: market entries and stop fills.")
+    maker_fee: float = Field(0.0002, ge=-0.001, lt=0.01, description="Maker fee rate: take-profit limit fills.")
+    slippage_bps: float = Field(2.0, ge=0, le=500, description="Adverse slippage on market and stop fills, bps.")
+    initial_cash: float = Field(10_000.0, gt=0, description="Starting cash of every portfolio column, USD.")
+    funding: bool = Field(True, description="Charge funding on open positions at the venue's funding times.")
+    cooldown_bars: int = Field(12, ge=0, le=10_000,
+                               description="A signal of the same (strategy, cluster, direction) is emitted at most "
+                                           "once within this many bars (0 = every bar); also used by paper/live.")
+    warmup: str = Field("1d", description="History after --from fed to the heatmap model before trading starts.")
+    report_days: float = Field(3.0, gt=0, description="Span of the report's detailed heatmap (the last N days).")
+    lookahead_cuts: int = Field(4, ge=1, le=50, description="Cut points of --check-lookahead.")
 
 
 class Settings(BaseSettings):
@@ -274,6 +293,7 @@ class Settings(BaseSettings):
     download: DownloadSettings = DownloadSettings()
     synthetic: SyntheticSettings = SyntheticSettings()
     live: LiveSettings = LiveSettings()
+    backtest: BacktestSettings = BacktestSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

@@ -127,3 +127,18 @@ def test_nan_is_never_written(tmp_path: Path) -> None:
     from bot.signallog import encode_line
     with pytest.raises(ValueError):
         encode_line({"x": float("nan")})
+
+
+def test_a_replayed_step_after_a_restart_does_not_duplicate_lines(tmp_path: Path) -> None:
+    """A bot killed before its store commit replays the step: the same records stay one line each."""
+    path = tmp_path / "signals.jsonl"
+    r = result()
+    with SignalLogWriter(path) as log:
+        log.write_result(r)
+    first = path.read_bytes()
+    with SignalLogWriter(path) as log:  # the restarted bot replays the same step
+        log.write_result(r)
+        assert log.skipped == 2
+    assert path.read_bytes() == first
+    read = read_log(path)
+    assert len(read.signals) == 1 and len(read.rejected) == 1 and read.problems == []

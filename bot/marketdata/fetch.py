@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
@@ -34,32 +33,8 @@ from bot.httpclient import parse_retry_after
 from bot.retry import RateLimitedError, RetryPolicy, call_with_retry
 
 
-class MarketSeries(StrEnum):
-    """What ``MarketFetcher.fetch`` can download through ccxt."""
-
-    CANDLES = "candles"
-    OPEN_INTEREST = "oi"
-    FUNDING = "funding"
-
-
-class PriceType(StrEnum):
-    """Which candles: traded (last) price, mark price (liquidations trigger on it) or index."""
-
-    LAST = "last"
-    MARK = "mark"
-    INDEX = "index"
-
-
-COLUMNS: dict[MarketSeries, tuple[str, ...]] = {
-    MarketSeries.CANDLES: ("open", "high", "low", "close", "volume"),
-    MarketSeries.OPEN_INTEREST: ("oi_coin", "oi_usd"),
-    MarketSeries.FUNDING: ("funding_rate",),
-}
-# Rows per request: Binance serves at most 1500 klines (ccxt caps at 1000), 500 OI samples,
-# 1000 funding records.
-PAGE_LIMIT: dict[MarketSeries, int] = {
-    MarketSeries.CANDLES: 1000, MarketSeries.OPEN_INTEREST: 500, MarketSeries.FUNDING: 1000}
-FUNDING_STEP_MS = 8 * 3600 * 1000  # nominal; denser funding simply takes more pages
+from bot.marketdata.series import (COLUMNS, FUNDING_STEP_MS, PAGE_LIMIT,  # noqa: E402  re-exported
+                                   MarketSeries, PriceType)
 
 
 def make_exchange(exchange_id: str, *, timeout_ms: int = 10_000, api_base: str | None = None) -> ccxt.Exchange:

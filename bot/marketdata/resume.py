@@ -20,7 +20,7 @@ import pandas as pd
 
 from bot.errors import DataError
 from bot.marketdata.archive import METRICS_COLUMNS, archive_symbol, parse_metrics_csv
-from bot.marketdata.fetch import COLUMNS, MarketSeries
+from bot.marketdata.series import COLUMNS, MarketSeries
 from bot.marketdata.validate import find_gaps as interior_gaps
 
 METRICS = "metrics"

@@ -30,7 +30,7 @@ from bot.domain import iso
 from bot.errors import DataError, LiqbotError
 from bot.logs import get_logger
 from bot.marketdata import resume
-from bot.marketdata.fetch import FUNDING_STEP_MS, MarketFetcher, MarketSeries, PriceType, make_exchange
+from bot.marketdata.series import FUNDING_STEP_MS, MarketSeries, PriceType
 from bot.retry import RetryPolicy
 
 KINDS = ("candles", "oi", "funding", "metrics")
@@ -115,6 +115,8 @@ def download(args: argparse.Namespace, settings: Any) -> int:
 
 def _ccxt(settings: Any, args: argparse.Namespace, exchange_id: str, symbol: str, since: int, until: int,
           now_ms: int, path: Path, existing: pd.DataFrame | None, policy: RetryPolicy, show: bool) -> Outcome:
+    from bot.marketdata.fetch import MarketFetcher, make_exchange  # ccxt loads only when downloading
+
     kind = MarketSeries(args.kind)
     exchange = make_exchange(exchange_id, timeout_ms=settings.exchange.timeout_ms,
                              api_base=settings.download.exchange_api_base or None)
