@@ -5,6 +5,10 @@ cluster tracker -> magnets + market context -> engine -> signal log -> risk guar
 -> store, with the whole step committed in one SQLite transaction (cursor, component state
 and paper venue included), so a ``kill -9`` at any moment resumes from a whole step. Clock
 and sleep are injected; a stop request ends the loop after the current step.
+
+What differs between paper and live lives in one object, the :class:`~bot.execution.venue.Venue`
+(startup reconciliation, settling with the venue, a simulated venue's bar and state); a live
+venue is also settled every ``tend_every_s`` between bars (:meth:`Runner.tend`).
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from bot.clusters.tracker import ClusterTracker
 from bot.domain import HeatmapSnapshot, MarketContext, iso
 from bot.errors import ConfigError, FatalError
 from bot.execution.manager import OrderManager
-from bot.execution.orders import OrderIntent, OrderLeg, OrderSide, OrderType, client_order_id
-from bot.execution.protocol import BarDriven, Broker
+from bot.execution.orders import Balance, Order, OrderIntent, OrderLeg, OrderSide, OrderType, client_order_id
+from bot.execution.protocol import Broker
+from bot.execution.venue import PaperVenue, Venue
 from bot.feeds.base import Bar, BarBatch, Feed
 from bot.feeds.heatmaps import HeatmapProvider, snapshot_from_bytes, snapshot_to_bytes
 from bot.feeds.quality import QualityGate
@@ -51,6 +56,7 @@ class StepInfo:
     warmup: bool
     notice: str | None = None
     latency_ms: float = 0.0
+    placed: tuple[Order, ...] = ()  # entries sent this step, as the broker answered
 
 
 @dataclass(slots=True)
@@ -66,13 +72,18 @@ class RunResult:
 class Runner:
     """Drives a feed through the pipeline into a broker and the store."""
 
-    def __init__(self, *, settings: Settings, feed: Feed, broker: Broker, store: Store, heatmaps: HeatmapProvider,
-                 engine: Any, clock: Clock, sleeper: Sleeper, historic: bool, signal_log: Any = None,
-                 snapshots: Any = None, on_step: Callable[[StepInfo], None] | None = None,
-                 run_meta: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, settings: Settings, feed: Feed, store: Store, heatmaps: HeatmapProvider,
+                 engine: Any, clock: Clock, sleeper: Sleeper, historic: bool, broker: Any = None,
+                 venue: Venue | None = None, signal_log: Any = None, snapshots: Any = None,
+                 on_step: Callable[[StepInfo], None] | None = None, run_meta: dict[str, Any] | None = None) -> None:
+        """``venue`` is how the broker is moved and reconciled; a bare ``broker`` is the paper broker."""
+        if venue is None:
+            if broker is None:
+                raise ConfigError("the runner needs a venue (or a paper broker)")
+            venue = PaperVenue(broker)
         self.settings = settings
         self.feed = feed
-        self.broker = broker
+        self.venue = venue
         self.store = store
         self.heatmaps = heatmaps
         self.engine = engine
@@ -89,6 +100,7 @@ class Runner:
         self.recent: dict[str, deque[tuple[float, float, float]]] = {s: deque(maxlen=ATR_BARS + 1) for s in feed.symbols}
         self.marks: dict[str, float] = {}
         self.manager: OrderManager | None = None
+        self.problems: list[str] = []  # startup reconciliation mismatches
         self.signals = 0
         self._stop = False
         self._notices: dict[str, str | None] = {}
@@ -97,18 +109,24 @@ class Runner:
         self._unsaved: list[HeatmapSnapshot] = []  # snapshots of warmup steps not committed yet
         self._skipped: tuple[BarBatch, Any] | None = None  # the last warmup step left uncommitted
 
+    @property
+    def broker(self) -> Broker:
+        """The venue's broker (a paper broker is rebuilt from the store on start)."""
+        return self.venue.broker
+
     # --- life cycle -------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Restore every component from the store, reconcile with the broker, position the feed."""
+    def start(self) -> list[str]:
+        """Restore every component from the store, reconcile with the venue, position the feed.
+
+        Returns the reconciliation mismatches (they halt trading, and the halt is stored at once).
+        """
         store = self.store
         stored_meta = store.kv_get("run")
         if stored_meta is not None and self.run_meta and stored_meta != self.run_meta:
             raise ConfigError(f"state folder {store.path.parent} holds another run ({_meta_text(stored_meta)}); "
                               f"this one is {_meta_text(self.run_meta)}: use another --state")
-        venue = store.kv_get("venue")
-        if venue is not None and hasattr(self.broker, "from_state"):
-            self.broker = type(self.broker).from_state(self.broker.settings, venue)  # type: ignore[attr-defined]
+        self.venue.restore(store.kv_get("venue"))
         self.heatmaps.restore({k: store.blob_get(k) for k in self.heatmaps.keys()})
         for symbol in self.feed.symbols:
             st = store.kv_get(f"tracker:{symbol}")
@@ -122,13 +140,18 @@ class Runner:
         self.manager = OrderManager(self.broker, store)
         cursor = store.kv_get("cursor")
         ts = parse_ts(cursor) if cursor else self.clock.now()
-        problems = self.manager.reconcile(ts)
-        if problems:
-            self._halt(ts, "reconciliation mismatch: " + "; ".join(problems))
+        self.problems = self.venue.startup(self.manager, ts)
+        if self.problems:
+            self._halt(ts, "reconciliation mismatch: " + "; ".join(self.problems))
+        changes = self.manager.changes
+        if self.problems or changes.orders or changes.fills or changes.trades:
+            self._commit_venue(ts, None)  # what reconciliation settled (and a halt) must survive a crash
         self.feed.seek(parse_ts(cursor) if cursor else None)
         self.flush_snapshots()
         log.info("runner.started", resumed_at=cursor, symbols=list(self.feed.symbols),
-                 trading_state=self.guard.trading_state.value, orphans=len(self.manager.orphans))
+                 trading_state=self.guard.trading_state.value, orphans=len(self.manager.orphans),
+                 problems=len(self.problems))
+        return self.problems
 
     def stop(self) -> None:
         """Ask the loop to end after the current step."""
@@ -149,6 +172,8 @@ class Runner:
         return result
 
     def _loop(self, until: datetime | None, result: RunResult) -> None:
+        every = self.venue.tend_every_s
+        settled = self.clock.now()  # start() just reconciled
         while not self._stop:
             now = self.clock.now()
             if until is not None and now >= until:
@@ -158,6 +183,7 @@ class Runner:
                 self._notice("feed", poll.notice)
             for batch in poll.batches:
                 info = self.step(batch, batch.close_ts if self.historic else self.clock.now())
+                settled = self.clock.now()
                 result.steps += 1
                 result.last_ts = batch.close_ts
                 if not batch.warmup:
@@ -166,11 +192,17 @@ class Runner:
                     break
             if poll.done:
                 break
-            if not self._stop:
-                wait = poll.wait_s
-                if until is not None:
-                    wait = min(wait, (until - self.clock.now()).total_seconds())
-                self.sleeper.sleep(wait)
+            if self._stop:
+                break
+            wait = poll.wait_s
+            if every is not None:  # a real venue moves between bars: fills, protective legs
+                if (self.clock.now() - settled).total_seconds() >= every:
+                    self.tend(self.clock.now())
+                    settled = self.clock.now()
+                wait = min(wait, every - (self.clock.now() - settled).total_seconds())
+            if until is not None:
+                wait = min(wait, (until - self.clock.now()).total_seconds())
+            self.sleeper.sleep(wait)
 
     def flush_snapshots(self) -> None:
         """Move recorded snapshots from the store's outbox to the snapshot store (idempotent)."""
@@ -194,13 +226,19 @@ class Runner:
         decisions: list[SignalDecision] = []
         entries: list[OrderIntent] = []
         latency = 0.0
+        settled: bool | None = None  # the venue is read once per step, before the first decision
         for bar in batch.bars:
             verdict = self.gate.check(bar, now)
             notice = self._notice(bar.symbol, verdict.reason) or notice
             if not verdict.valid:
                 continue
             try:
-                self._move_venue(bar)  # the paper venue's own work (a live venue does this itself)
+                problems = self.venue.on_bar(self.manager, bar)  # a simulated venue trades the bar
+                if problems:
+                    self._halt(ts, "reconciliation mismatch: " + "; ".join(problems))
+                trade = verdict.trade and not batch.warmup
+                if trade and settled is None:
+                    settled = self._settle(now, errors)
                 t0 = monotonic_ms()  # latency: the new bar -> the decided order (no I/O inside)
                 snapshot = self.heatmaps.snapshot(bar)
                 self.marks[bar.symbol] = bar.close
@@ -211,7 +249,7 @@ class Runner:
                 snapshots.append(snapshot)  # warmup too: a replay from the start must see what the tracker saw
                 if batch.warmup:
                     continue
-                if verdict.trade:
+                if trade and settled:  # an unreadable venue: no entries on a book that may be stale
                     intent, decision = self._decide(bar, snapshot, clusters, entries, ts)
                     decisions += decision
                     entries += intent
@@ -221,42 +259,72 @@ class Runner:
             except Exception as exc:  # one symbol's failure must not stop the others
                 errors.append(f"{bar.symbol}: {type(exc).__name__}: {exc}")
                 log.exception("runner.step_error", symbol=bar.symbol, ts=iso(ts))
+        placed: list[Order] = []
         try:
-            self.manager.place(entries, ts)
+            placed = self.manager.place(entries, now)
         except FatalError:
             raise
         except Exception as exc:
             errors.append(f"submit: {type(exc).__name__}: {exc}")
             log.exception("runner.submit_error", ts=iso(ts))
+        if placed:
+            self._settle(now, errors)  # a filled entry gets its stop and target now, not a bar later
         self.manager.drop_orphans(ts)
-        balance = self.broker.balance()
-        if not batch.warmup:
+        balance = self._balance(errors)
+        if balance is not None and not batch.warmup:
             self.guard.on_equity(ts, balance.equity)
-        self.guard.on_step(ts, "; ".join(errors) or None)
-        if self.guard.trading_state != before:
-            log.warning(f"risk.{self.guard.trading_state.value.lower()}", reason=self.guard.state.reason, ts=iso(ts))
+        self._end_step(ts, before, errors)
         self._commit(batch, balance, decisions, snapshots)
         info = StepInfo(ts=ts, prices={b.symbol: b.close for b in batch.bars}, open_positions=len(self.manager.book),
-                        equity=balance.equity, signals=self.signals, trading_state=self.guard.trading_state,
-                        warmup=batch.warmup, notice=notice, latency_ms=latency)
+                        equity=balance.equity if balance is not None else math.nan, signals=self.signals,
+                        trading_state=self.guard.trading_state, warmup=batch.warmup, notice=notice,
+                        latency_ms=latency, placed=tuple(placed))
         if self.on_step is not None:
             self.on_step(info)
         return info
 
-    def _move_venue(self, bar: Bar) -> None:
-        """Let a simulated venue trade the bar (entries at the open, then brackets inside the range)."""
+    def tend(self, now: datetime) -> TradingState:
+        """Between bars: settle with the venue (fills, protective legs, UNKNOWN orders) and commit."""
+        assert self.manager is not None, "start() first"
+        before = self.guard.trading_state
+        errors: list[str] = []
+        self._settle(now, errors)
+        balance = self._balance(errors)
+        if balance is not None:
+            self.guard.on_equity(now, balance.equity)
+        self._end_step(now, before, errors)
+        self._commit_venue(now, balance)
+        return self.guard.trading_state
+
+    def _settle(self, now: datetime, errors: list[str]) -> bool:
+        """Settle with the venue; a mismatch halts; False when the venue could not be read."""
         assert self.manager is not None
-        ts = bar.close_ts
-        problems: list[str] = []
-        if isinstance(self.broker, BarDriven):
-            self.broker.on_open(bar.symbol, bar.ts, bar.open)
-            problems += self.manager.sync(ts)
-            self.manager.ensure_brackets(ts)
-            self.broker.on_bar(bar.symbol, ts, bar.open, bar.high, bar.low, bar.close, bar.funding_rate)
-        problems += self.manager.sync(ts)
-        self.manager.ensure_brackets(ts)
+        try:
+            problems = self.venue.settle(self.manager, now)
+        except FatalError:
+            raise
+        except Exception as exc:  # a failed read or an unknown fill: the next settle tries again
+            errors.append(f"venue: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+            log.warning("runner.venue_error", error=errors[-1])
+            return False
         if problems:
-            self._halt(ts, "reconciliation mismatch: " + "; ".join(problems))
+            self._halt(now, "reconciliation mismatch: " + "; ".join(problems))
+        return True
+
+    def _balance(self, errors: list[str]) -> Balance | None:
+        try:
+            return self.broker.balance()
+        except FatalError:
+            raise
+        except Exception as exc:
+            errors.append(f"balance: {type(exc).__name__}: {exc}")
+            return None
+
+    def _end_step(self, ts: datetime, before: TradingState, errors: list[str]) -> None:
+        """Count the step's errors (enough in a row halt) and log a change of trading state."""
+        self.guard.on_step(ts, "; ".join(errors) or None)
+        if self.guard.trading_state != before:
+            log.warning(f"risk.{self.guard.trading_state.value.lower()}", reason=self.guard.state.reason, ts=iso(ts))
 
     def _decide(self, bar: Bar, snapshot: HeatmapSnapshot, clusters: list[Any], pending: list[OrderIntent],
                 ts: datetime) -> tuple[list[OrderIntent], list[SignalDecision]]:
@@ -303,11 +371,8 @@ class Runner:
         if not verdict.allowed:
             log.info("signal.denied", signal_id=signal.id, reason=verdict.reason)
             return None, decided(Decision.DENIED, verdict.reason)
-        cid = client_order_id(signal.id, OrderLeg.ENTRY)
-        side = OrderSide.BUY if signal.signal == Direction.LONG else OrderSide.SELL
-        intent = OrderIntent(cid, sym, side, OrderType.MARKET, OrderLeg.ENTRY, notional / signal.entry_price,
-                             signal.id, cid, ts, stop_loss=signal.stop_loss, take_profit=signal.take_profit)
-        return intent, decided(Decision.SUBMITTED, None, cid)
+        intent = entry_intent(signal, ts)
+        return intent, decided(Decision.SUBMITTED, None, intent.client_id)
 
     def _commit(self, batch: BarBatch, balance: Any, decisions: list[SignalDecision],
                 snapshots: list[HeatmapSnapshot], force: bool = False) -> None:
@@ -328,8 +393,9 @@ class Runner:
         for symbol in self.feed.symbols:
             kv[f"tracker:{symbol}"] = self.trackers[symbol].state()
             kv[f"recent:{symbol}"] = list(self.recent[symbol])
-        if hasattr(self.broker, "state"):
-            kv["venue"] = self.broker.state()  # type: ignore[attr-defined]
+        venue = self.venue.state()
+        if venue is not None:
+            kv["venue"] = venue
         self.store.commit_step(StepWrite(
             ts=batch.close_ts, orders=list(changes.orders.values()), fills=changes.fills,
             positions=list(self.manager.book.values()), trades=changes.trades,
@@ -340,6 +406,14 @@ class Runner:
         self._unsaved = []
         if self._outbox >= OUTBOX_FLUSH:
             self.flush_snapshots()
+
+    def _commit_venue(self, ts: datetime, balance: Balance | None) -> None:
+        """Commit what settling changed, outside a bar step (the feed cursor stays where it is)."""
+        assert self.manager is not None
+        changes = self.manager.drain()
+        self.store.commit_step(StepWrite(ts=ts, orders=list(changes.orders.values()), fills=changes.fills,
+                                         positions=list(self.manager.book.values()), trades=changes.trades,
+                                         balance=balance, risk=self.guard.state.to_record()))
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -356,6 +430,15 @@ class Runner:
                 log.info("feed.resumed", key=key)
             self._notices[key] = reason
         return reason
+
+
+def entry_intent(signal: Signal, ts: datetime) -> OrderIntent:
+    """The market entry of ``signal``: its notional over its entry price, carrying its stop and target."""
+    cid = client_order_id(signal.id, OrderLeg.ENTRY)
+    side = OrderSide.BUY if signal.signal == Direction.LONG else OrderSide.SELL
+    return OrderIntent(cid, signal.symbol, side, OrderType.MARKET, OrderLeg.ENTRY,
+                       signal.position_size.notional_usd / signal.entry_price, signal.id, cid, ts,
+                       stop_loss=signal.stop_loss, take_profit=signal.take_profit)
 
 
 def _atr(recent: deque[tuple[float, float, float]]) -> float | None:

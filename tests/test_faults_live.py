@@ -1,6 +1,7 @@
 """Fault scenarios against the fake exchange through real ccxt (research B11 item 10).
 
-Each drives a LiveSession and asserts the final store, exchange and risk state, never log text.
+Each drives the Runner on a live venue (``tests.live_kit.LiveBot``: a bar step per ``enter`` and
+``step``) and asserts the final store, exchange and risk state, never log text.
 Client timeouts are 0.6 s and delayed replies 1.5 s, so a timeout costs well under a second.
 """
 
@@ -12,10 +13,10 @@ from typing import Iterator
 import pytest
 
 from bot.execution.orders import OrderLeg, OrderState, client_order_id, new_order
-from bot.live.session import LiveSession, entry_intent
+from bot.runner import entry_intent
 from bot.risk import TradingState
 from tests.fakes.binance_exchange import FakeBinance, Fault, working_orders
-from tests.live_kit import SLOW_S, SYMBOL, long_signal, opened, session, settings
+from tests.live_kit import SLOW_S, SYMBOL, LiveBot, long_signal, opened, session, settings
 
 pytestmark = pytest.mark.faults
 ORDER = "/fapi/v1/order"
@@ -27,11 +28,11 @@ def fake() -> Iterator[FakeBinance]:
         yield ex
 
 
-def states(live: LiveSession) -> dict[str, OrderState]:
+def states(live: LiveBot) -> dict[str, OrderState]:
     return {o.client_id: o.state for o in live.store.orders()}
 
 
-def risk(live: LiveSession) -> str:
+def risk(live: LiveBot) -> str:
     return str((live.store.risk_state() or {})["state"])
 
 
@@ -49,7 +50,7 @@ def test_create_accepted_then_timed_out_is_found_not_resubmitted(fake: FakeBinan
     live.start()
     signal = long_signal()
     fake.fault("POST", ORDER, Fault(delay_s=SLOW_S, apply=True))
-    entry = live.enter(entry_intent(signal, live.clock.now()))
+    entry = live.enter(signal)
     assert entry is not None and entry.state is OrderState.UNKNOWN
     live.step()  # resolved by client id: it exists and filled
     live.step()
@@ -64,7 +65,7 @@ def test_create_timed_out_before_acceptance_is_settled_after_grace(fake: FakeBin
     live = session(fake, tmp_path)
     live.start()
     fake.fault("POST", ORDER, Fault(delay_s=SLOW_S, apply=False))
-    entry = live.enter(entry_intent(long_signal(), live.clock.now()))
+    entry = live.enter(long_signal())
     assert entry is not None and entry.state is OrderState.UNKNOWN
     live.step()  # one "does not exist" inside the grace period proves nothing
     assert states(live)[entry.client_id] is OrderState.UNKNOWN
@@ -83,11 +84,11 @@ def test_rate_limit_burst(fake: FakeBinance, tmp_path: Path) -> None:
     live.start()
     first, second = long_signal(), long_signal(ts=long_signal().timestamp.replace(hour=13))
     fake.fault("POST", ORDER, Fault(status=429, code=-1003, msg="Too many requests.", retry_after=1))
-    refused = live.enter(entry_intent(first, live.clock.now()))
+    refused = live.enter(first)
     assert refused is not None and refused.state is OrderState.REJECTED  # a 429 refuses before matching
     # reads ride out a 429/418 burst within the retry budget, honouring Retry-After
     fake.fault("GET", ORDER, Fault(status=429, code=-1003, retry_after=1), Fault(status=418, code=-1003, retry_after=2))
-    placed = live.enter(entry_intent(second, live.clock.now()))
+    placed = live.enter(second)
     live.step()
     assert states(live)[placed.client_id] is OrderState.FILLED  # type: ignore[union-attr]
     assert 1.0 in slept and 2.0 in slept
@@ -105,7 +106,7 @@ def test_insufficient_margin_rejects_the_entry(fake: FakeBinance, tmp_path: Path
     fake.venue.wallet = 500.0  # 3,000 USD at 3x needs 1,000 of margin
     live = session(fake, tmp_path)
     live.start()
-    entry = live.enter(entry_intent(long_signal(), live.clock.now()))
+    entry = live.enter(long_signal())
     assert entry is not None and entry.state is OrderState.REJECTED
     assert "InsufficientFunds" in (live.store.get_order(entry.client_id).reason or "")  # type: ignore[union-attr]
     live.step()
@@ -139,7 +140,7 @@ def test_order_invisible_for_a_while_after_creation(fake: FakeBinance, tmp_path:
     fake.venue.hide_next = 4  # the exchange denies the order on its next four queries
     fake.fault("POST", ORDER, Fault(delay_s=SLOW_S, apply=True))
     signal = long_signal()
-    entry = live.enter(entry_intent(signal, live.clock.now()))
+    entry = live.enter(signal)
     seen = []
     for _ in range(4):
         live.clock.advance(2.0)  # well inside the grace period
@@ -177,7 +178,7 @@ def test_restart_with_an_order_unknown_to_the_store_halts(fake: FakeBinance, tmp
     problems = live.start()
     assert any("placed-by-hand" in p for p in problems)
     assert risk(live) == TradingState.HALTED
-    assert live.enter(entry_intent(long_signal(), live.clock.now())) is None
+    assert live.enter(long_signal()) is None
     assert working_orders(fake) == ["placed-by-hand"]  # halted, nothing flattened or cancelled
     assert live.store.orders() == []
 
@@ -219,13 +220,16 @@ def test_restart_with_an_order_missing_at_the_exchange_halts(fake: FakeBinance, 
 def test_clock_jump_outside_recv_window(fake: FakeBinance, tmp_path: Path) -> None:
     live = session(fake, tmp_path, settings(fake))
     live.start()
-    live.broker.configure(SYMBOL)  # leverage set: the next signed request after the jump is the create
-    fake.clock_offset_ms = 30_000  # the exchange's clock is now 30 s ahead of ours
+    live.broker.configure(SYMBOL)
+    fake.clock_offset_ms = 30_000  # the exchange's clock is now 30 s ahead of ours: reads resync and retry
+    # the step's reads come before its create, so the create's own -1021 is scripted
+    fake.fault("POST", ORDER, Fault(status=400, code=-1021,
+                                    msg="Timestamp for this request is outside of the recvWindow."))
     first, second = long_signal(), long_signal(ts=long_signal().timestamp.replace(hour=15))
-    refused = live.enter(entry_intent(first, live.clock.now()))
+    refused = live.enter(first)
     assert refused is not None and refused.state is OrderState.REJECTED  # -1021: not placed, clock resynced
     assert live.broker.exchange.options["timeDifference"] < -25_000
-    placed = live.enter(entry_intent(second, live.clock.now()))
+    placed = live.enter(second)
     live.step()
     assert states(live)[placed.client_id] is OrderState.FILLED  # type: ignore[union-attr]
     assert creates(fake, refused.client_id) == 1 and fake.venue.position("BTCUSDT")[0] == 0.05

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -69,3 +70,21 @@ def test_an_unknown_order_at_the_exchange_halts(run_cli, tmp_path: Path, fake: F
     assert any("someone-else" in p for p in report["problems"])
     code, out, _ = run_cli("risk", "show", "--json")
     assert json.loads(out)["state"] == "HALTED"  # the halt is stored and survives a restart
+
+
+def test_runs_the_strategy_loop_on_live_market_data(run_cli, tmp_path: Path, fake: FakeBinance) -> None:
+    import time
+    keys_in_dotenv(tmp_path)
+    now = int(time.time()) // 300 * 300 * 1000
+    fake.tape.candles["BTCUSDT"] = [(t, 60_000.0, 60_010.0, 59_990.0, 60_000.0, 40.0)
+                                    for t in range(now - 3 * 3_600_000, now + 300_000, 300_000)]
+    code, out, err = run_cli("live", "--confirm-live", "--duration", "1s", "--warmup", "2h", "--json")
+    report = json.loads(out)
+    assert code == 0, err
+    assert report["trading_state"] == "ACTIVE" and report["problems"] == [] and report["positions"] == []
+    assert fake.calls("GET", "/fapi/v1/klines") and fake.calls("GET", "/fapi/v1/openInterest")
+    from bot.store import Store
+    with Store.open(tmp_path / "state", readonly=True) as store:  # the model saw the feed's bars
+        closes = {datetime.fromtimestamp(t / 1000, timezone.utc).isoformat() for t in (now, now + 300_000)}
+        assert store.kv_get("cursor") in closes  # the last closed bar (the clock may cross a boundary)
+        assert store.kv_get("run")["broker"] == "ccxt"

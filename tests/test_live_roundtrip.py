@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from bot.execution.orders import ExitReason, OrderLeg, OrderState, client_order_id
-from bot.live.session import entry_intent
 from bot.risk import TradingState
 from bot.store import Store
 from tests.fakes.binance_exchange import FakeBinance, working_orders
@@ -31,7 +30,7 @@ def test_signal_to_closed_trade(fake: FakeBinance, tmp_path: Path) -> None:
     signal = long_signal(entry=60_000.0, stop=59_000.0, target=61_500.0, notional=3_000.0)
     sl, tp = (client_order_id(signal.id, leg) for leg in (OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT))
 
-    entry = live.enter(entry_intent(signal, live.clock.now()))
+    entry = live.enter(signal)
     assert entry is not None and entry.state is OrderState.OPEN  # accepted (ACK); the fill is read by sync
     assert fake.venue.leverage == {"BTCUSDT": 3} and fake.venue.margin_type == {"BTCUSDT": "ISOLATED"}
 
@@ -84,9 +83,8 @@ def test_a_stop_that_cannot_be_placed_closes_the_position_at_market(fake: FakeBi
     live = session(fake, tmp_path)
     live.start()
     signal = long_signal()
-    live.enter(entry_intent(signal, live.clock.now()))
-    fake.tick(58_800.0)  # below the stop before it is placed: the exchange refuses it (-2021)
-    live.step()  # stop rejected -> market exit
+    fake.tick(58_800.0)  # the market gapped below the signal's stop: the exchange refuses the stop (-2021)
+    live.enter(signal)  # entry fills -> stop rejected -> market exit, all in the entry's step
     live.step()  # exit fill read; the target left working is cancelled
     live.step()
     states = {o.intent.leg: o.state for o in live.store.orders()}

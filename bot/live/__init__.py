@@ -1,1 +1,1 @@
-"""Live trading through ccxt: the broker, its error mapping, reconciliation and the live session."""
+"""Live trading through ccxt: the broker, its error mapping, reconciliation and the runner's live venue."""

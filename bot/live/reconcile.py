@@ -11,7 +11,8 @@ positions. Live trading needs two more things:
   settled as never placed (REJECTED) only once it has stayed unknown for ``grace_s``. A
   network error is never such an answer (the broker raises instead of returning ``None``).
 
-``startup`` runs both, then ``OrderManager.reconcile``, before any new entry.
+``startup`` runs both, then ``OrderManager.reconcile``, before any new entry; the runner's
+``LiveVenue`` (``bot.live.venue``) calls it, and ``resolve_unknown`` before every sync.
 """
 
 from __future__ import annotations
@@ -40,15 +41,6 @@ def orders_unknown_to_store(broker: Broker, store: Store) -> list[str]:
     return problems
 
 
-def settle(manager: OrderManager, order: Order) -> None:
-    """Record a resolved order in the manager's step changes (what ``OrderManager._record`` does)."""
-    manager.changes.orders[order.client_id] = order
-    if order.state.is_terminal:
-        manager.working.pop(order.client_id, None)
-    else:
-        manager.working[order.client_id] = order
-
-
 def resolve_unknown(manager: OrderManager, broker: Broker, now: datetime, grace_s: float) -> list[Order]:
     """Settle UNKNOWN orders: found -> the exchange's state; absent past ``grace_s`` -> REJECTED."""
     resolved = []
@@ -64,7 +56,7 @@ def resolve_unknown(manager: OrderManager, broker: Broker, now: datetime, grace_
                                    reason=f"not at the exchange {grace_s:g} s after an ambiguous submit")
         else:
             continue
-        settle(manager, new)
+        manager.record(new)
         resolved.append(new)
         log.info("order.resolved", client_id=cid, state=new.state.value, reason=new.reason)
     return resolved

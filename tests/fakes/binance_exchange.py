@@ -2,7 +2,8 @@
 
 It speaks the REST endpoints ccxt calls for a futures account: exchange info, time, ticker,
 klines, leverage brackets, leverage and margin type, new/query/cancel order, conditional
-(algo) orders, open orders, position risk, account and balance, user trades. Private calls
+(algo) orders, open orders, position risk, account and balance, user trades, and the public
+market data the live feed polls, scripted on ``FakeBinance.tape`` (``binance_tape``). Private calls
 are checked like Binance checks them: the ``X-MBX-APIKEY`` header (-2015, HTTP 401), the
 HMAC-SHA256 signature of the query string and body with the secret (-1022), and
 ``timestamp``/``recvWindow`` against the server clock (-1021). The matching engine is
@@ -30,6 +31,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes import binance_tape
 from tests.fakes.binance_public import _symbol_info
 from tests.fakes.http_server import FakeHttpServer
 from tests.fakes.binance_venue import WORKING, Venue, VenueError, _fmt
@@ -77,6 +79,7 @@ class FakeBinance(FakeHttpServer):
         self.venue.clock_ms = self.now_ms
         self.clock_offset_ms = 0  # a server clock jump: client timestamps fall outside recvWindow
         self.seen: list[Seen] = []
+        self.tape = binance_tape.Tape()  # scripted public market data (the live feed's reads)
         self._faults: dict[tuple[str, str], deque[Fault]] = defaultdict(deque)
         self._state = threading.RLock()
 
@@ -207,6 +210,8 @@ def _ticker(ex: FakeBinance, p: Params) -> Any:
 
 
 def _klines(ex: FakeBinance, p: Params) -> Any:
+    if ex.tape.candles.get(_symbol(ex, p)):
+        return binance_tape.klines(ex.tape, p["symbol"], p)
     px, step = _fmt(ex.venue.prices[_symbol(ex, p)]), 300_000
     end = ex.now_ms() // step * step
     return [[t, px, px, px, px, "1", t + step - 1, px, 1, "0", "0", "0"]
@@ -364,6 +369,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v2/balance"): (_balance, True),
     ("GET", "/fapi/v3/balance"): (_balance, True),
     ("GET", "/fapi/v1/userTrades"): (_user_trades, True),
+    **binance_tape.ROUTES,
 }
 
 

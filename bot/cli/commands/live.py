@@ -1,17 +1,23 @@
-"""``liqbot live --confirm-live [--sandbox]``: trade a real account through ccxt.
+"""``liqbot live --confirm-live [--sandbox]``: run the strategy loop on a real account through ccxt.
 
-Refuses to start without ``--confirm-live``, without keys, or with placeholder keys. Keys come
-from the environment or ``.env`` (``LIQBOT_EXCHANGE__API_KEY`` / ``__API_SECRET``) as secrets:
-never printed, logged or stored. On start the store is reconciled with the exchange (orders,
-fills, positions) before anything else; a mismatch halts and is printed. Then the session
-keeps the book in step every ``live.reconcile_interval_s`` (fills, protective legs, UNKNOWN
-orders) until Ctrl-C; ``--once`` stops after the startup check and one step.
+The same Runner as ``liqbot paper --feed live`` (one loop for paper and live): the exchange's
+public market data through ccxt feeds the heatmap model and the strategies, and entries go to
+the exchange through the ccxt broker, with their reduce-only stop and target placed as soon as
+they fill. Refuses to start without ``--confirm-live``, without keys, or with placeholder keys.
+Keys come from the environment or ``.env`` (``LIQBOT_EXCHANGE__API_KEY`` / ``__API_SECRET``) as
+secrets: never printed, logged or stored.
+
+On start the store is reconciled with the exchange (orders, fills, positions) before anything
+else; a mismatch halts, is printed, and the command exits 1 after one more check. Between bars
+the exchange is re-read every ``live.reconcile_interval_s``. ``--once`` stops after the startup
+check and one such re-read; ``--duration`` after that much wall time; Ctrl-C after the step.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 from pathlib import Path
 from typing import Any
@@ -30,49 +36,77 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--confirm-live", action="store_true", help="required: you mean to trade real money")
     p.add_argument("--sandbox", action="store_true", help="use the exchange's test environment (ccxt's switch)")
     p.add_argument("--state", type=Path, default=None, help="state folder (default: state_dir)")
-    p.add_argument("--once", action="store_true", help="reconcile, run one step, print the status and exit")
+    p.add_argument("--symbols", nargs="+", default=None, metavar="SYMBOL", help="ccxt symbols (default: symbols)")
+    p.add_argument("--duration", default=None, help="wall time to run, e.g. 6h, 2d (default: until Ctrl-C)")
+    p.add_argument("--warmup", default=None, help="history fed to the heatmap model before trading "
+                                                  "(default: feed.warmup)")
+    p.add_argument("--once", action="store_true", help="reconcile, re-read the exchange once, print the status, exit")
     p.add_argument("--json", action="store_true", help="print the status as one JSON document")
+    p.add_argument("--no-status", action="store_true", help="no status line on the terminal")
     p.set_defaults(func=run_live)
+
+
+def live_plan(args: argparse.Namespace, settings: Settings) -> Any:
+    """The run plan of ``liqbot live``: the live feed, the symbols, the wall time to run."""
+    from bot.cli.commands.paper import PaperPlan, _span
+    from bot.feeds.base import parse_duration
+    return PaperPlan(feed="live", symbols=tuple(args.symbols or settings.symbols), speed=math.inf,
+                     duration=parse_duration(args.duration, "--duration") if args.duration else None,
+                     warmup=_span(args.warmup or settings.feed.warmup, "--warmup"),
+                     state=args.state or settings.state_dir, seed=settings.feed.sim_seed)
+
+
+def live_feed(settings: Settings, plan: Any) -> tuple[Any, dict[str, Any]]:
+    """The public market data of the traded exchange (same host, same test environment) and the run identity."""
+    from bot.cli.commands.paper import build_feed
+    from bot.live.exchange import use_testnet
+    api_base = settings.live.api_base or settings.download.exchange_api_base
+    feed_settings = settings.model_copy(update={"download": settings.download.model_copy(
+        update={"exchange_api_base": api_base})})
+    feed, meta = build_feed(plan, feed_settings)
+    if settings.exchange.sandbox and not api_base:
+        use_testnet(feed.exchange)  # signals from the prices the test account trades at
+    return feed, meta | {"broker": "ccxt", "sandbox": settings.exchange.sandbox}
 
 
 def run_live(args: argparse.Namespace, settings: Settings) -> int:
     """Handler of ``liqbot live``: 0 when trading is ACTIVE at the end, 1 when halted."""
+    from bot.cli.commands.paper import build_runner, status_line
     from bot.clock import SystemClock, SystemSleeper
-    from bot.live.ccxt_broker import CcxtBroker
     from bot.live.exchange import check_keys, make_live_exchange
-    from bot.live.session import LiveSession
-    from bot.store import Store
+    from bot.live.venue import ccxt_venue
 
     if not args.confirm_live:
         raise ConfigError("live trading places real orders: add --confirm-live to confirm")
     if args.sandbox:
         settings = settings.model_copy(update={"exchange": settings.exchange.model_copy(update={"sandbox": True})})
     check_keys(settings.exchange)
+    plan = live_plan(args, settings)
     exchange = make_live_exchange(settings.exchange, settings.live)
-    state = args.state or settings.state_dir
-    store = Store.open(state)
-    sleeper = SystemSleeper()
+    clock, sleeper = SystemClock(), SystemSleeper()
+    line = status_line(args, settings)
+    runner = build_runner(settings, plan, args=args, clock=clock, sleeper=sleeper, on_step=line.update,
+                          feed=live_feed(settings, plan),
+                          venue=ccxt_venue(exchange, settings.live, plan.symbols, clock, sleeper))
+
+    def on_signal(signum: int, frame: Any) -> None:
+        runner.stop()
+        sleeper.wake()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        clock = SystemClock()
-        broker = CcxtBroker(exchange, settings.live, settings.symbols, known=store, clock=clock,
-                            sleep=sleeper.sleep)
-        session = LiveSession(broker, store, settings, clock, sleeper)
-        problems = session.start()
-        stop = {"now": False}
-
-        def on_signal(signum: int, frame: Any) -> None:
-            stop["now"] = True
-            sleeper.wake()
-
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            session.run(steps=1 if args.once or problems else None, stop=lambda: stop["now"])
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-        report = _report(session, problems, state, sandbox=settings.exchange.sandbox)
+        if args.once or runner.problems:  # halted at start: one more look, then a person decides
+            runner.tend(clock.now())
+        else:
+            runner.run(until=clock.now() + plan.duration if plan.duration is not None else None)
+        report = live_report(runner, sandbox=settings.exchange.sandbox)
     finally:
-        store.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        line.close()
+        if runner.signal_log is not None:
+            runner.signal_log.close()
+        runner.store.close()
     if args.json:
         print(json.dumps(report, default=str))
     else:
@@ -80,14 +114,17 @@ def run_live(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report["trading_state"] == "ACTIVE" else EXIT_HALTED
 
 
-def _report(session: Any, problems: list[str], state: Path, sandbox: bool) -> dict[str, Any]:
-    guard = session.guard.state
-    return {"exchange": session.broker.exchange.id, "sandbox": sandbox, "state": str(state),
-            "trading_state": guard.state.value, "reason": guard.reason, "problems": problems,
+def live_report(runner: Any, sandbox: bool) -> dict[str, Any]:
+    """The end-of-run status: trading state, startup mismatches, positions and working orders."""
+    guard = runner.guard.state
+    manager = runner.manager
+    return {"exchange": runner.broker.exchange.id, "sandbox": sandbox, "state": str(runner.store.path.parent),
+            "trading_state": guard.state.value, "reason": guard.reason, "problems": runner.problems,
+            "signals": runner.signals,
             "positions": [{"symbol": p.symbol, "side": p.side.value, "qty": p.qty, "entry_price": p.entry_price}
-                          for p in session.manager.book.values()],
+                          for p in manager.book.values()],
             "working_orders": [{"client_id": o.client_id, "symbol": o.intent.symbol, "leg": o.intent.leg.value,
-                                "state": o.state.value} for o in session.manager.working.values()]}
+                                "state": o.state.value} for o in manager.working.values()]}
 
 
 def _print(report: dict[str, Any]) -> None:

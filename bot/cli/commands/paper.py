@@ -119,9 +119,16 @@ def _replay_feed(plan: PaperPlan, settings: Settings, args: argparse.Namespace |
 
 def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespace | None = None,
                  clock: Clock | None = None, sleeper: Sleeper | None = None,
-                 on_step: Callable[[Any], None] | None = None) -> Any:
-    """Assemble feed, heatmaps, engine, paper broker, store and signal log into a started Runner."""
+                 on_step: Callable[[Any], None] | None = None, venue: Callable[[Any], Any] | None = None,
+                 feed: tuple[Feed, dict[str, Any]] | None = None, engine: Any = None) -> Any:
+    """Assemble feed, heatmaps, engine, venue, store and signal log into a started Runner.
+
+    ``venue`` builds the venue from the opened store (default: the paper broker's); ``feed`` is
+    a ready feed and its run identity (default: the plan's); ``engine`` defaults to the Engine.
+    Startup reconciliation has run when this returns (``runner.problems``).
+    """
     from bot.execution.paper import PaperBroker
+    from bot.execution.venue import PaperVenue
     from bot.feeds.heatmaps import RecordedHeatmaps, SyntheticHeatmaps
     from bot.heatmap.store import SnapshotStore
     from bot.runner import Runner
@@ -132,22 +139,24 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
 
     clock = clock or SystemClock()
     sleeper = sleeper or SystemSleeper()
-    feed, meta = build_feed(plan, settings, args, clock, sleeper)
+    feed_, meta = feed or build_feed(plan, settings, args, clock, sleeper)
     heatmaps_dir = getattr(args, "heatmaps", None) if args is not None else None
     if heatmaps_dir is not None or settings.providers.heatmap_source == "recorded":
-        heatmaps: Any = RecordedHeatmaps(heatmaps_dir or plan.state / "snapshots", feed.symbols)
+        heatmaps: Any = RecordedHeatmaps(heatmaps_dir or plan.state / "snapshots", feed_.symbols)
     elif settings.providers.heatmap_source == "synthetic":
-        heatmaps = SyntheticHeatmaps(SyntheticParams.from_settings(settings.synthetic), feed.symbols, feed.timeframe)
+        heatmaps = SyntheticHeatmaps(SyntheticParams.from_settings(settings.synthetic), feed_.symbols,
+                                     feed_.timeframe)
     else:
-        raise ConfigError(f"paper mode reads synthetic or recorded heatmaps, not {settings.providers.heatmap_source!r}")
+        raise ConfigError(f"the runner reads synthetic or recorded heatmaps, not {settings.providers.heatmap_source!r}")
     store = Store.open(plan.state)
     try:
         log_path = settings.strategies.signal_log
         signal_log = SignalLogWriter(log_path if log_path.is_absolute() else plan.state / log_path,
                                      fsync=settings.strategies.log_fsync)
-        runner = Runner(settings=settings, feed=feed, broker=PaperBroker(settings.paper), store=store,
-                        heatmaps=heatmaps, engine=Engine(settings.strategies), clock=clock, sleeper=sleeper,
-                        historic=plan.feed != "live", signal_log=signal_log,
+        runner = Runner(settings=settings, feed=feed_, store=store, heatmaps=heatmaps,
+                        venue=venue(store) if venue is not None else PaperVenue(PaperBroker(settings.paper)),
+                        engine=engine if engine is not None else Engine(settings.strategies), clock=clock,
+                        sleeper=sleeper, historic=plan.feed != "live", signal_log=signal_log,
                         snapshots=SnapshotStore(plan.state / "snapshots") if heatmaps_dir is None else None,
                         on_step=on_step, run_meta=meta)
         runner.start()
@@ -164,12 +173,7 @@ def run_paper(args: argparse.Namespace, settings: Settings) -> int:
 
     plan = plan_from(args, settings)
     sleeper = SystemSleeper()
-    line = StatusLine(enabled=not args.no_status and not args.json and sys.stderr.isatty())
-    if line.enabled:  # the terminal shows the status line; the log lines go to the file only
-        from bot.cli.main import _secrets
-        from bot.logs import configure_logging
-        configure_logging(level=settings.logging.level, file=settings.logging.file, console=False,
-                          secrets=_secrets(settings))
+    line = status_line(args, settings)
     runner = build_runner(settings, plan, args=args, sleeper=sleeper, on_step=line.update)
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -197,6 +201,17 @@ def run_paper(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print_summary(summary, title="paper run")
     return 0
+
+
+def status_line(args: argparse.Namespace, settings: Settings) -> "StatusLine":
+    """The terminal's status line (off with --no-status, --json or no terminal); with it on, logs go to the file only."""
+    line = StatusLine(enabled=not args.no_status and not args.json and sys.stderr.isatty())
+    if line.enabled:
+        from bot.cli.main import _secrets
+        from bot.logs import configure_logging
+        configure_logging(level=settings.logging.level, file=settings.logging.file, console=False,
+                          secrets=_secrets(settings))
+    return line
 
 
 class StatusLine:
