@@ -1,0 +1,227 @@
+"""The per-bar decision, shared by the paper/live runner and the backtester (DESIGN section 1).
+
+One closed bar of one symbol: its heatmap snapshot -> cluster tracker -> magnet read and market
+context (open interest, long/short ratio, funding, ATR) -> engine -> cooldown gate. Both paths
+call :meth:`Decider.step` with the same snapshot and bar numbers, so on the same data they emit
+the same signals, id for id; nothing here reads a clock or does I/O.
+
+The cooldown gate exists because the engine is stateless: a setup that lasts re-emits a signal
+(with a new id, the timestamp is part of it) on every bar. A signal is emitted only when no signal
+of the same (strategy, cluster_id, direction) was emitted within the last ``cooldown_bars`` bars
+(measured on signal timestamps); suppressed signals are counted, never logged as signals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+from bot.clusters.magnets import magnet_read
+from bot.clusters.tracker import ClusterTracker
+from bot.domain import Cluster, HeatmapSnapshot, MagnetRead, MarketContext, utc
+from bot.errors import DataError
+from strategies.engine import Engine, EngineResult
+from strategies.signal import Signal
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+ATR_BARS = 14
+STATE_VERSION = 1
+
+
+def atr_of(recent: Iterable[tuple[float, float, float]]) -> float | None:
+    """Mean true range over ``(high, low, close)`` rows, oldest first (None until two bars are known).
+
+    The runner's ATR: the window holds the last ``ATR_BARS + 1`` bars. Summed in order with
+    Python floats, so every caller gets the same bits.
+    """
+    rows = list(recent)
+    if len(rows) < 2:
+        return None
+    ranges = [max(h, pc) - min(low, pc) for (h, low, _), (_, _, pc) in zip(rows[1:], rows[:-1])]
+    value = sum(ranges) / len(ranges)
+    return value if math.isfinite(value) and value > 0 else None
+
+
+class CooldownGate:
+    """Drops a signal when the same (strategy, cluster_id, direction) was emitted within ``bars`` bars."""
+
+    def __init__(self, bars: int, bar_seconds: float) -> None:
+        if bars < 0 or not (math.isfinite(bar_seconds) and bar_seconds > 0):
+            raise DataError(f"cooldown needs bars >= 0 and a bar length > 0, got {bars}, {bar_seconds}",
+                            field="cooldown_bars")
+        self.window = timedelta(seconds=bars * bar_seconds)
+        self._last: dict[tuple[str, str, str], datetime] = {}
+
+    def admit(self, signals: Sequence[Signal]) -> tuple[list[Signal], list[Signal]]:
+        """Split ``signals`` (one bar's, in order) into emitted and suppressed; remember the emitted."""
+        if not self.window:
+            return list(signals), []
+        kept, dropped = [], []
+        for s in signals:
+            key = (s.strategy.value, s.cluster_data.cluster_id, s.signal.value)
+            last = self._last.get(key)
+            if last is not None and timedelta(0) <= s.timestamp - last <= self.window:
+                dropped.append(s)
+                continue
+            self._last[key] = s.timestamp
+            kept.append(s)
+        if len(self._last) > 512 and signals:  # forget keys that can no longer suppress anything
+            horizon = signals[-1].timestamp - self.window
+            self._last = {k: t for k, t in self._last.items() if t >= horizon}
+        return kept, dropped
+
+    def state(self) -> dict[str, str]:
+        """JSON-ready: ``"strategy|cluster_id|direction" -> ISO time`` of the last emission."""
+        return {"|".join(k): t.isoformat() for k, t in self._last.items()}
+
+    def restore(self, state: dict[str, str] | None) -> None:
+        """Load what :meth:`state` saved."""
+        self._last = {}
+        for key, text in (state or {}).items():
+            parts = tuple(key.split("|"))
+            if len(parts) != 3:
+                raise DataError(f"malformed cooldown key {key!r}", field="cooldown")
+            self._last[parts] = utc(datetime.fromisoformat(text))  # type: ignore[index]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What one bar decided.
+
+    ``result`` is None when the engine did not run (no snapshot yet, or the bar may not trade);
+    its ``signals`` are the emitted ones (after the cooldown gate), ``rejected`` the engine's
+    rejections; ``suppressed`` the signals the gate held back.
+    """
+
+    clusters: list[Cluster] = field(default_factory=list)
+    result: EngineResult | None = None
+    suppressed: tuple[Signal, ...] = ()
+    ctx: MarketContext | None = None
+    magnets: MagnetRead | None = None
+
+    @property
+    def signals(self) -> list[Signal]:
+        """Emitted signals of the bar (empty when the engine did not run)."""
+        return self.result.signals if self.result is not None else []
+
+
+_SLACK = 1e-9  # relative slack: the screen may let a bar through needlessly, never hold one back
+
+
+class Prescreen:
+    """Proves cheaply that no enabled strategy can propose anything on a bar, so the engine may skip it.
+
+    Each test is a *necessary* condition of one strategy's candidates (``strategies.hunt``,
+    ``support_resistance``, ``breakout``), loosened by a relative slack: when it says no, the
+    engine would have returned no candidate and no rejection. With any strategy it does not know,
+    it never skips.
+    """
+
+    def __init__(self, strategies: Any) -> None:
+        enabled = set(strategies.enabled)
+        known = {"liquidation_hunt", "support_resistance", "breakout", "oi_sizing"}
+        self.active = enabled <= known
+        self.hunt = strategies.liquidation_hunt if "liquidation_hunt" in enabled else None
+        self.sr = strategies.support_resistance if "support_resistance" in enabled else None
+        self.breakout = strategies.breakout if "breakout" in enabled else None
+
+    def may_fire(self, clusters: Sequence[Cluster], price: float, now: datetime) -> bool:
+        """False only when no enabled strategy can make a candidate from ``clusters``."""
+        if not self.active:
+            return True
+        hunt, sr, bo = self.hunt, self.sr, self.breakout
+        window = bo.lookback_bars * bo.bar_minutes * 60.0 * (1 + _SLACK) + 1e-6 if bo is not None else 0.0
+        for c in clusters:
+            level = c.price_level
+            if not (math.isfinite(level) and level > 0):
+                continue
+            dist = abs(level - price) / price * 100.0 * (1 - _SLACK)
+            # a short cluster above price, a long one at or below it (what hunt and support/resistance read)
+            beyond = (level > price) if c.side.value == "short" else (level <= price)
+            if c.active:
+                strength, usd = _num(c.strength), _num(c.open_interest)
+                if hunt is not None and beyond and strength >= hunt.min_strength * (1 - _SLACK) \
+                        and dist < hunt.max_distance_pct and usd >= hunt.min_usd * (1 - _SLACK):
+                    return True
+                if sr is not None and beyond and strength >= sr.min_strength * (1 - _SLACK) and dist <= sr.band_pct:
+                    return True
+            elif bo is not None and c.broken_at is not None:
+                age = (now - c.broken_at).total_seconds()
+                if -1e-6 <= age <= window and _num(c.peak_open_interest) >= bo.min_usd * (1 - _SLACK) \
+                        and _num(c.peak_strength) >= bo.min_strength * (1 - _SLACK):
+                    return True
+        return False
+
+
+def _num(x: float) -> float:
+    """Non-finite numbers read as 0, as the strategies' cluster table reads them."""
+    return x if math.isfinite(x) else 0.0
+
+
+class Decider:
+    """The per-bar decision of one symbol: tracker, ATR window, engine and cooldown gate."""
+
+    def __init__(self, settings: "Settings", symbol: str, bar_seconds: float, *, engine: Any = None,
+                 prescreen: bool = True) -> None:
+        self.symbol = symbol
+        self.bar_seconds = float(bar_seconds)
+        self.clusters_settings = settings.clusters
+        self.tracker = ClusterTracker(settings.clusters, symbol)
+        self.engine = engine if engine is not None else Engine(settings.strategies)
+        self.gate = CooldownGate(settings.backtest.cooldown_bars, self.bar_seconds)
+        self.recent: deque[tuple[float, float, float]] = deque(maxlen=ATR_BARS + 1)
+        self.bias_threshold = float(settings.clusters.bias_threshold)
+        self.prescreen = Prescreen(settings.strategies) if prescreen else None
+        self.suppressed = 0
+        self.skipped = 0  # trading bars on which the prescreen proved the engine had nothing to say
+
+    def step(self, snapshot: HeatmapSnapshot | None, high: float, low: float, close: float, *,
+             oi_usd: float | None = None, ls_ratio: float | None = None, funding_rate: float | None = None,
+             trade: bool = True) -> Decision:
+        """Feed one closed bar and its snapshot; run the engine when ``trade`` (not warmup, data fresh).
+
+        The ATR window advances on every bar, the tracker on every bar with a snapshot (so its ids,
+        strength reference and breaks never depend on whether the bar could trade).
+        """
+        self.recent.append((high, low, close))
+        if snapshot is None:
+            return Decision()
+        clusters = self.tracker.update(snapshot, high, low)
+        if not trade:
+            return Decision(clusters)
+        if self.prescreen is not None and not self.prescreen.may_fire(clusters, snapshot.price, snapshot.ts):
+            self.skipped += 1
+            return Decision(clusters, EngineResult())
+        magnets = magnet_read(clusters, snapshot.price, self.bias_threshold)
+        ctx = MarketContext.from_total(self.symbol, snapshot.ts, snapshot.price, oi_usd or 0.0, ls_ratio or 1.0,
+                                       funding_rate=funding_rate, atr=atr_of(self.recent))
+        result = self.engine.run(snapshot, clusters, ctx, magnets)
+        kept, dropped = self.gate.admit(result.signals)
+        self.suppressed += len(dropped)
+        if dropped:
+            result = EngineResult(signals=kept, rejected=result.rejected)
+        return Decision(clusters, result, tuple(dropped), ctx, magnets)
+
+    def state(self) -> dict[str, Any]:
+        """JSON-ready state: :meth:`from_state` resumes exactly here (tracker, ATR window, cooldown)."""
+        return {"version": STATE_VERSION, "symbol": self.symbol, "tracker": self.tracker.state(),
+                "recent": [list(r) for r in self.recent], "cooldown": self.gate.state(),
+                "suppressed": self.suppressed}
+
+    @classmethod
+    def from_state(cls, settings: "Settings", symbol: str, bar_seconds: float, state: dict[str, Any], *,
+                   engine: Any = None, prescreen: bool = True) -> "Decider":
+        """Rebuild from :meth:`state`; another symbol or version is a DataError."""
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION or state.get("symbol") != symbol:
+            raise DataError(f"decider state is not a version-{STATE_VERSION} state of {symbol}", field="state")
+        out = cls(settings, symbol, bar_seconds, engine=engine, prescreen=prescreen)
+        out.tracker = ClusterTracker.from_state(settings.clusters, symbol, state["tracker"])
+        out.recent.extend((float(h), float(lo), float(c)) for h, lo, c in state.get("recent", []))
+        out.gate.restore(state.get("cooldown"))
+        out.suppressed = int(state.get("suppressed", 0))
+        return out
