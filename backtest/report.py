@@ -190,7 +190,7 @@ def _head(info: dict[str, Any], settings: Any) -> str:
              ("strategies", ", ".join(run["strategies"])),
              ("costs", f"taker {b.taker_fee:.4%}, maker {b.maker_fee:.4%}, slippage {b.slippage_bps:g} bps, "
                        f"funding {'on' if b.funding else 'off'}"),
-             ("capital", f"{b.initial_cash:,.0f} USD per column; cooldown {b.cooldown_bars} bars"),
+             ("capital", f"{b.initial_cash:,.0f} USD per column; cooldown {settings.strategies.cooldown_bars} bars"),
              ("run time", f"{info['timings'].get('total_s', 0):.1f} s")]
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in facts)
     return f"<h1>liqbot backtest</h1><table class=facts>{rows}</table>"

@@ -173,10 +173,12 @@ class Decider:
         self.clusters_settings = settings.clusters
         self.tracker = ClusterTracker(settings.clusters, symbol)
         self.engine = engine if engine is not None else Engine(settings.strategies)
-        self.gate = CooldownGate(settings.backtest.cooldown_bars, self.bar_seconds)
+        self.gate = CooldownGate(settings.strategies.cooldown_bars, self.bar_seconds)
         self.recent: deque[tuple[float, float, float]] = deque(maxlen=ATR_BARS + 1)
         self.bias_threshold = float(settings.clusters.bias_threshold)
-        self.prescreen = Prescreen(settings.strategies) if prescreen else None
+        # the screen mirrors the registered strategies' thresholds: any other engine (a test fake,
+        # a user's own) must always run
+        self.prescreen = Prescreen(settings.strategies) if prescreen and isinstance(self.engine, Engine) else None
         self.suppressed = 0
         self.skipped = 0  # trading bars on which the prescreen proved the engine had nothing to say
 

@@ -1,8 +1,9 @@
 """The runner: one loop for paper and live.
 
 Per closed bar of each symbol: quality gate -> venue moves (paper) -> heatmap snapshot ->
-cluster tracker -> magnets + market context -> engine -> signal log -> risk guard -> broker
--> store, with the whole step committed in one SQLite transaction (cursor, component state
+the shared decision step (:class:`bot.decide.Decider`: cluster tracker, magnets, market
+context, engine, cooldown gate; the backtester calls the same one) -> signal log -> risk guard
+-> broker -> store, with the whole step committed in one SQLite transaction (cursor, component state
 and paper venue included), so a ``kill -9`` at any moment resumes from a whole step. Clock
 and sleep are injected; a stop request ends the loop after the current step.
 
@@ -14,31 +15,29 @@ venue is also settled every ``tend_every_s`` between bars (:meth:`Runner.tend`).
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
 from bot.clock import Clock, Sleeper, monotonic_ms, parse_ts
-from bot.clusters.magnets import magnet_read
-from bot.clusters.tracker import ClusterTracker
-from bot.domain import HeatmapSnapshot, MarketContext, iso
+from bot.decide import Decider
+from bot.domain import HeatmapSnapshot, iso
 from bot.errors import ConfigError, FatalError
 from bot.execution.manager import OrderManager
 from bot.execution.orders import Balance, Order, OrderIntent, OrderLeg, OrderSide, OrderType, client_order_id
 from bot.execution.protocol import Broker
 from bot.execution.venue import PaperVenue, Venue
-from bot.feeds.base import Bar, BarBatch, Feed
+from bot.feeds.base import BarBatch, Feed
 from bot.feeds.heatmaps import HeatmapProvider, snapshot_from_bytes, snapshot_to_bytes
 from bot.feeds.quality import QualityGate
 from bot.logs import get_logger
 from bot.risk import Exposure, RiskGuard, RiskState, TradingState, trip
 from bot.store import Decision, SignalDecision, StepWrite, Store
 from config.settings import Settings
+from strategies.engine import EngineResult
 from strategies.signal import Direction, Signal
 
 log = get_logger("liqbot.runner")
-ATR_BARS = 14
 OUTBOX_FLUSH = 96        # snapshots move from the SQLite outbox to the snapshot store in batches
 WARMUP_CHECKPOINT = 96   # warmup (model only, no orders) is committed every this many bars
 
@@ -96,8 +95,9 @@ class Runner:
         self.run_meta = run_meta or {}
         self.gate = QualityGate(feed.timeframe, settings.feed.stale_after_s, settings.feed.resume_after_bars)
         self.guard = RiskGuard(settings.risk)
-        self.trackers = {s: ClusterTracker(settings.clusters, s) for s in feed.symbols}
-        self.recent: dict[str, deque[tuple[float, float, float]]] = {s: deque(maxlen=ATR_BARS + 1) for s in feed.symbols}
+        self.bar_seconds = feed.timeframe.total_seconds()
+        # one shared decision step per symbol: the backtester calls the same Decider (parity)
+        self.deciders = {s: Decider(settings, s, self.bar_seconds, engine=engine) for s in feed.symbols}
         self.marks: dict[str, float] = {}
         self.manager: OrderManager | None = None
         self.problems: list[str] = []  # startup reconciliation mismatches
@@ -129,10 +129,10 @@ class Runner:
         self.venue.restore(store.kv_get("venue"))
         self.heatmaps.restore({k: store.blob_get(k) for k in self.heatmaps.keys()})
         for symbol in self.feed.symbols:
-            st = store.kv_get(f"tracker:{symbol}")
+            st = store.kv_get(f"decider:{symbol}")
             if st is not None:
-                self.trackers[symbol] = ClusterTracker.from_state(self.settings.clusters, symbol, st)
-            self.recent[symbol].extend(tuple(x) for x in store.kv_get(f"recent:{symbol}", []))
+                self.deciders[symbol] = Decider.from_state(self.settings, symbol, self.bar_seconds, st,
+                                                           engine=self.engine)
         self.gate.restore(store.kv_get("gate"))
         self.marks = {k: float(v) for k, v in store.kv_get("marks", {}).items()}
         self.guard.state = RiskState.from_record(store.risk_state())
@@ -242,15 +242,17 @@ class Runner:
                 t0 = monotonic_ms()  # latency: the new bar -> the decided order (no I/O inside)
                 snapshot = self.heatmaps.snapshot(bar)
                 self.marks[bar.symbol] = bar.close
-                self.recent[bar.symbol].append((bar.high, bar.low, bar.close))
+                # an unreadable venue: no entries on a book that may be stale (the tracker still advances)
+                decided = self.deciders[bar.symbol].step(snapshot, bar.high, bar.low, bar.close, oi_usd=bar.oi_usd,
+                                                         ls_ratio=bar.long_short_ratio, funding_rate=bar.funding_rate,
+                                                         trade=trade and bool(settled))
                 if snapshot is None:
                     continue
-                clusters = self.trackers[bar.symbol].update(snapshot, bar.high, bar.low)
                 snapshots.append(snapshot)  # warmup too: a replay from the start must see what the tracker saw
                 if batch.warmup:
                     continue
-                if trade and settled:  # an unreadable venue: no entries on a book that may be stale
-                    intent, decision = self._decide(bar, snapshot, clusters, entries, ts)
+                if decided.result is not None:
+                    intent, decision = self._decide(decided.result, entries, ts)
                     decisions += decision
                     entries += intent
                 latency = max(latency, monotonic_ms() - t0)
@@ -326,15 +328,10 @@ class Runner:
         if self.guard.trading_state != before:
             log.warning(f"risk.{self.guard.trading_state.value.lower()}", reason=self.guard.state.reason, ts=iso(ts))
 
-    def _decide(self, bar: Bar, snapshot: HeatmapSnapshot, clusters: list[Any], pending: list[OrderIntent],
+    def _decide(self, result: EngineResult, pending: list[OrderIntent],
                 ts: datetime) -> tuple[list[OrderIntent], list[SignalDecision]]:
-        """Engine -> signal log -> risk guard: the entry intents and the decision per signal."""
+        """Signal log -> risk guard: the entry intents and the decision per emitted signal."""
         assert self.manager is not None
-        magnets = magnet_read(clusters, snapshot.price, self.settings.clusters.bias_threshold)
-        ctx = MarketContext.from_total(bar.symbol, snapshot.ts, snapshot.price, bar.oi_usd or 0.0,
-                                       bar.long_short_ratio or 1.0, funding_rate=bar.funding_rate,
-                                       atr=_atr(self.recent[bar.symbol]))
-        result = self.engine.run(snapshot, clusters, ctx, magnets)
         if self.signal_log is not None:
             self.signal_log.write_result(result)
         intents, decisions = [], []
@@ -391,8 +388,7 @@ class Runner:
         if self.run_meta:
             kv["run"] = self.run_meta
         for symbol in self.feed.symbols:
-            kv[f"tracker:{symbol}"] = self.trackers[symbol].state()
-            kv[f"recent:{symbol}"] = list(self.recent[symbol])
+            kv[f"decider:{symbol}"] = self.deciders[symbol].state()
         venue = self.venue.state()
         if venue is not None:
             kv["venue"] = venue
@@ -439,16 +435,6 @@ def entry_intent(signal: Signal, ts: datetime) -> OrderIntent:
     return OrderIntent(cid, signal.symbol, side, OrderType.MARKET, OrderLeg.ENTRY,
                        signal.position_size.notional_usd / signal.entry_price, signal.id, cid, ts,
                        stop_loss=signal.stop_loss, take_profit=signal.take_profit)
-
-
-def _atr(recent: deque[tuple[float, float, float]]) -> float | None:
-    """Mean true range over the window (None until two bars are known)."""
-    if len(recent) < 2:
-        return None
-    rows = list(recent)
-    ranges = [max(h, pc) - min(low, pc) for (h, low, _), (_, _, pc) in zip(rows[1:], rows[:-1])]
-    value = sum(ranges) / len(ranges)
-    return value if math.isfinite(value) and value > 0 else None
 
 
 def _meta_text(meta: dict[str, Any]) -> str:

@@ -156,6 +156,10 @@ class StrategySettings(Section):
     min_confidence: float = Field(0.0, ge=0, le=1, description="Minimum confidence of an emitted signal.")
     max_stop_pct: float = Field(3.0, gt=0, description="Farthest stop-loss from entry, percent.")
     min_target_pct: float = Field(0.1, ge=0, description="Nearest take-profit from entry, percent (fees).")
+    cooldown_bars: int = Field(12, ge=0, le=10_000,
+                               description="A signal of the same (strategy, cluster, direction) is emitted at most "
+                                           "once within this many bars (0 = every bar). Read by the shared "
+                                           "decision step (bot.decide), so paper, live and backtest agree.")
     cluster_zone_pct: float = Field(0.5, gt=0, le=10,
                                     description="A cluster's zone (what stops stay out of and targets stop "
                                                 "before): its range, capped to this percent around its level.")
@@ -254,20 +258,13 @@ class LiveSettings(RetryPolicySettings):
 
 
 class BacktestSettings(Section):
-    """``liqbot backtest``: costs, capital, the warmup and the signal cooldown (DESIGN section 6).
-
-    ``cooldown_bars`` is read by the shared decision step (``bot.decide``), so paper and live
-    runs gate repeated signals the same way and parity with the backtest holds.
-    """
+    """``liqbot backtest``: costs, capital and the warmup (DESIGN section 6)."""
 
     taker_fee: float = Field(0.0005, ge=0, lt=0.01, description="Taker fee rate: market entries and stop fills.")
     maker_fee: float = Field(0.0002, ge=-0.001, lt=0.01, description="Maker fee rate: take-profit limit fills.")
     slippage_bps: float = Field(2.0, ge=0, le=500, description="Adverse slippage on market and stop fills, bps.")
     initial_cash: float = Field(10_000.0, gt=0, description="Starting cash of every portfolio column, USD.")
     funding: bool = Field(True, description="Charge funding on open positions at the venue's funding times.")
-    cooldown_bars: int = Field(12, ge=0, le=10_000,
-                               description="A signal of the same (strategy, cluster, direction) is emitted at most "
-                                           "once within this many bars (0 = every bar); also used by paper/live.")
     warmup: str = Field("1d", description="History after --from fed to the heatmap model before trading starts.")
     report_days: float = Field(3.0, gt=0, description="Span of the report's detailed heatmap (the last N days).")
     lookahead_cuts: int = Field(4, ge=1, le=50, description="Cut points of --check-lookahead.")

@@ -40,7 +40,7 @@ def signal_at(ts: datetime, cluster_id: str = "short-89427", strategy: str = "li
 
 def settings(cooldown: int = 12) -> Settings:
     s = Settings()
-    return s.model_copy(update={"backtest": s.backtest.model_copy(update={"cooldown_bars": cooldown})})
+    return s.model_copy(update={"strategies": s.strategies.model_copy(update={"cooldown_bars": cooldown})})
 
 
 class EchoEngine:

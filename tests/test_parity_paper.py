@@ -1,22 +1,19 @@
 """Parity: ``liqbot paper --feed replay --speed max`` and ``liqbot backtest`` emit the same signals.
 
 Same files, same span, same warmup: the paper runner's signal log and the backtest's signal log
-hold the same signal ids with the same prices (the whole Signal JSON, in fact). The paper runner
-logs every engine signal; the cooldown gate of the shared decision step is applied to its log
-before comparing (a no-op once the runner calls ``bot.decide.Decider`` itself, since gating a
-gated sequence changes nothing), and with the cooldown off the two logs must match as they are.
+hold the same signal ids with the same prices (the whole Signal JSON, in fact), compared as
+they are: both paths call the same ``bot.decide.Decider`` (tracker, engine, cooldown gate), with
+the cooldown on and off.
 """
 
 from __future__ import annotations
 
 import json
-from itertools import groupby
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.decide import CooldownGate
 from bot.signallog import read_log
 from strategies.signal import Signal
 
@@ -32,14 +29,6 @@ def inputs(data: Path) -> list[str]:
             "--from", "2025-01-10", "--to", "2025-01-12T12:00", "--warmup", "12h"]
 
 
-def gated(signals: list[Signal], cooldown: int) -> list[Signal]:
-    gate = CooldownGate(cooldown, 300.0)
-    out: list[Signal] = []
-    for _, bar in groupby(signals, key=lambda s: s.timestamp):
-        out += gate.admit(list(bar))[0]
-    return out
-
-
 def key(s: Signal) -> tuple[Any, ...]:
     return (s.id, s.timestamp, s.strategy.value, s.signal.value, s.entry_price, s.stop_loss, s.take_profit)
 
@@ -47,7 +36,7 @@ def key(s: Signal) -> tuple[Any, ...]:
 @pytest.mark.parametrize("cooldown", [12, 0])
 def test_paper_replay_and_backtest_emit_the_same_signals(shared_data: Path, tmp_path: Path, run_cli: Any,
                                                          monkeypatch: pytest.MonkeyPatch, cooldown: int) -> None:
-    monkeypatch.setenv("LIQBOT_BACKTEST__COOLDOWN_BARS", str(cooldown))
+    monkeypatch.setenv("LIQBOT_STRATEGIES__COOLDOWN_BARS", str(cooldown))
     code, out, err = run_cli("paper", "--feed", "replay", "--speed", "max", "--symbols", SYMBOL,
                              *inputs(shared_data), "--state", str(tmp_path / "paper"), "--json")
     assert code == 0, err
@@ -56,8 +45,5 @@ def test_paper_replay_and_backtest_emit_the_same_signals(shared_data: Path, tmp_
     paper = [x.signal for x in read_log(tmp_path / "paper" / "signals.jsonl").signals]
     backtest = [x.signal for x in read_log(tmp_path / "bt.jsonl").signals]
     assert len(backtest) > 10 and json.loads(out)["signals"]["emitted"] == len(backtest)
-    expected = gated(paper, cooldown)
-    assert [key(s) for s in backtest] == [key(s) for s in expected]
-    assert [s.to_json_dict() for s in backtest] == [s.to_json_dict() for s in expected]
-    if cooldown == 0:
-        assert len(expected) == len(paper)
+    assert [key(s) for s in backtest] == [key(s) for s in paper]
+    assert [s.to_json_dict() for s in backtest] == [s.to_json_dict() for s in paper]

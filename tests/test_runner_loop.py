@@ -104,7 +104,7 @@ def test_several_symbols_in_one_loop(tmp_path: Path) -> None:
     _, result, _ = run(tmp_path / "s", hours=6, symbols=("BTC/USDT:USDT", "ETH/USDT:USDT"))
     with Store.open(tmp_path / "s", readonly=True) as store:
         symbols = {d.symbol for d in store.decisions()}
-        tracker_states = [store.kv_get(f"tracker:{s}") for s in ("BTC/USDT:USDT", "ETH/USDT:USDT")]
+        tracker_states = [store.kv_get(f"decider:{s}") for s in ("BTC/USDT:USDT", "ETH/USDT:USDT")]
     assert symbols == {"BTC/USDT:USDT", "ETH/USDT:USDT"} and all(tracker_states)
 
 
@@ -168,9 +168,9 @@ def test_consecutive_errors_halt_but_other_symbols_keep_running(tmp_path: Path) 
     runner.run()
     runner.signal_log.close()
     assert runner.guard.trading_state is TradingState.HALTED and "consecutive errors" in runner.guard.state.reason
-    assert runner.store.kv_get("tracker:BTC/USDT:USDT")["last_ts"] is not None
-    assert runner.store.kv_get("tracker:ETH/USDT:USDT") is None or \
-        runner.store.kv_get("tracker:ETH/USDT:USDT")["last_ts"] is None
+    assert runner.store.kv_get("decider:BTC/USDT:USDT")["tracker"]["last_ts"] is not None
+    assert runner.store.kv_get("decider:ETH/USDT:USDT") is None or \
+        runner.store.kv_get("decider:ETH/USDT:USDT")["tracker"]["last_ts"] is None
     runner.store.close()
 
 
