@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +70,7 @@ def live_feed(settings: Settings, plan: Any) -> tuple[Any, dict[str, Any]]:
 
 def run_live(args: argparse.Namespace, settings: Settings) -> int:
     """Handler of ``liqbot live``: 0 when trading is ACTIVE at the end, 1 when halted."""
-    from bot.cli.commands.paper import build_runner, status_line
+    from bot.cli.commands.paper import build_runner, running, status_line
     from bot.clock import SystemClock, SystemSleeper
     from bot.live.exchange import check_keys, make_live_exchange
     from bot.live.venue import ccxt_venue
@@ -89,24 +88,12 @@ def run_live(args: argparse.Namespace, settings: Settings) -> int:
                           feed=live_feed(settings, plan),
                           venue=ccxt_venue(exchange, settings.live, plan.symbols, clock, sleeper))
 
-    def on_signal(signum: int, frame: Any) -> None:
-        runner.stop()
-        sleeper.wake()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with running(runner, sleeper, line):
         if args.once or runner.problems:  # halted at start: one more look, then a person decides
             runner.tend(clock.now())
         else:
             runner.run(until=clock.now() + plan.duration if plan.duration is not None else None)
         report = live_report(runner, sandbox=settings.exchange.sandbox)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        line.close()
-        if runner.signal_log is not None:
-            runner.signal_log.close()
-        runner.store.close()
     if args.json:
         print(json.dumps(report, default=str))
     else:

@@ -7,15 +7,19 @@ import json
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from bot.clock import Clock, Sleeper, SystemClock, SystemSleeper
 from bot.errors import ConfigError
 from bot.feeds.base import Feed, parse_duration, parse_speed
 from config.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.runner import Runner
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -166,6 +170,27 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
     return runner
 
 
+@contextmanager
+def running(runner: "Runner", sleeper: SystemSleeper, line: Any) -> Iterator["Runner"]:
+    """SIGINT/SIGTERM stop the runner after its current step; on the way out, whatever happened,
+    restore the handlers and close the status line, the signal log and the store."""
+
+    def on_signal(signum: int, frame: Any) -> None:
+        runner.stop()
+        sleeper.wake()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield runner
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        line.close()
+        if runner.signal_log is not None:
+            runner.signal_log.close()
+        runner.store.close()
+
+
 def run_paper(args: argparse.Namespace, settings: Settings) -> int:
     """Handler of ``liqbot paper``."""
     from bot.cli.commands.status import print_summary
@@ -176,24 +201,12 @@ def run_paper(args: argparse.Namespace, settings: Settings) -> int:
     line = status_line(args, settings)
     runner = build_runner(settings, plan, args=args, sleeper=sleeper, on_step=line.update)
 
-    def on_signal(signum: int, frame: Any) -> None:
-        runner.stop()
-        sleeper.wake()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with running(runner, sleeper, line):
         until = None
         if plan.feed == "live" and plan.duration is not None:
             until = runner.clock.now() + plan.duration
         result = runner.run(until=until)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        line.close()
-        if runner.signal_log is not None:
-            runner.signal_log.close()
         summary = summarize(runner.store)
-        runner.store.close()
     summary["run"] = {"feed": plan.feed, "symbols": list(plan.symbols), "steps": result.steps,
                       "stopped": result.stopped, "state": str(plan.state)}
     if args.json:
