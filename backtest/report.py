@@ -182,13 +182,13 @@ def _trades_table(result: BacktestResult) -> str:
 
 
 def _head(info: dict[str, Any], settings: Any) -> str:
-    run, b = info["run"], settings.backtest
+    run, b, v = info["run"], settings.backtest, settings.paper
     facts = [("symbol", run["symbol"]), ("span", f"{run['from']} to {run['to']}"),
              ("bars", f"{run['bars']:,} ({run['warmup_bars']:,} warmup, {run['trading_bars']:,} trading)"),
              ("heatmaps", "synthetic model" if run["heatmaps"] == "SyntheticRows" else "snapshot store"),
              ("bars with open interest", f"{run['oi_bars']:,} (volume mode elsewhere)"),
              ("strategies", ", ".join(run["strategies"])),
-             ("costs", f"taker {b.taker_fee:.4%}, maker {b.maker_fee:.4%}, slippage {b.slippage_bps:g} bps, "
+             ("costs", f"taker {v.taker_fee:.4%}, maker {v.maker_fee:.4%}, slippage {v.slippage_bps:g} bps, "
                        f"funding {'on' if b.funding else 'off'}"),
              ("capital", f"{b.initial_cash:,.0f} USD per column; cooldown {settings.strategies.cooldown_bars} bars"),
              ("run time", f"{info['timings'].get('total_s', 0):.1f} s")]

@@ -258,11 +258,11 @@ class LiveSettings(RetryPolicySettings):
 
 
 class BacktestSettings(Section):
-    """``liqbot backtest``: costs, capital and the warmup (DESIGN section 6)."""
+    """``liqbot backtest``: capital, funding on/off and the warmup (DESIGN section 6).
 
-    taker_fee: float = Field(0.0005, ge=0, lt=0.01, description="Taker fee rate: market entries and stop fills.")
-    maker_fee: float = Field(0.0002, ge=-0.001, lt=0.01, description="Maker fee rate: take-profit limit fills.")
-    slippage_bps: float = Field(2.0, ge=0, le=500, description="Adverse slippage on market and stop fills, bps.")
+    Fees and slippage are the venue's (``[paper]``), so backtest and paper pay the same costs.
+    """
+
     initial_cash: float = Field(10_000.0, gt=0, description="Starting cash of every portfolio column, USD.")
     funding: bool = Field(True, description="Charge funding on open positions at the venue's funding times.")
     warmup: str = Field("1d", description="History after --from fed to the heatmap model before trading starts.")

@@ -146,3 +146,12 @@ def test_vectorbt_own_stops_skip_the_entry_bar_so_exits_are_resolved_here() -> N
     sig = signals([(0, 1.0, 100.0, 98.0, 110.0, 100.0, 0)])
     ours = simulate(bars(ohlc, COSTS), sig, ["s0"], COSTS, 1e4).trades.iloc[0]
     assert (ours["entry_bar"], ours["exit_bar"], ours["reason"]) == (1, 1, "stop")
+
+
+def test_backtest_pays_the_paper_venues_costs() -> None:
+    """One cost model: changing the paper venue's fees changes the backtest's too."""
+    from config.settings import PaperSettings, load_settings
+    s = load_settings(env_file=None)
+    s = s.model_copy(update={"paper": PaperSettings(taker_fee=0.001, maker_fee=0.0001, slippage_bps=5.0)})
+    costs = Costs.from_settings(s)
+    assert (costs.taker_fee, costs.maker_fee, costs.slippage_bps) == (0.001, 0.0001, 5.0)
