@@ -214,11 +214,26 @@ class ReplayResult:
 
 def replay(data: MarketData, heatmaps: HeatmapRows, settings: Any, *, log: Any = None,
            keep_clusters_from_ns: int | None = None, progress: Progress | None = None,
-           prescreen: bool = True, fingerprints: bool = False) -> ReplayResult:
+           prescreen: bool = True, fingerprints: bool = False, fused: bool = True) -> ReplayResult:
     """Every valid bar through the shared decision step, in order (the batched path).
 
+    Synthetic heatmaps go through the fused numba loop (``backtest.fused``: the same kernels as
+    ``Decider.step``, all bars in one call); anything else (``fused=False``, recorded snapshots,
+    wrapped rows) calls ``Decider.step`` bar by bar.
     ``fingerprints``: record a hash of each bar's clusters and engine output, so a lookahead
-    check sees a change in what a bar decided on even when it emitted nothing."""
+    check sees a change in what a bar decided on even when it emitted nothing (a fused run's
+    fingerprints compare with another fused run's only)."""
+    if fused and type(heatmaps) is SyntheticRows:
+        from backtest.fused_replay import run_fused, supported
+        if supported(heatmaps.series):
+            if progress is not None:
+                progress(0, int(data.valid.sum()))
+            close_ns = data.close_ns[data.valid]
+            keep = None if keep_clusters_from_ns is None else int(np.searchsorted(close_ns, keep_clusters_from_ns))
+            fields = run_fused(data, heatmaps.series, settings, log=log, keep_from=keep, fingerprints=fingerprints)
+            if progress is not None:
+                progress(close_ns.size, close_ns.size)
+            return ReplayResult(bars=int(close_ns.size), **fields)
     decider = Decider(settings, data.symbol, data.bar_seconds, prescreen=prescreen)
     v = data.valid
     high, low, close = (np.ascontiguousarray(data.ohlcv[v, k]) for k in (1, 2, 3))

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+import numba
+import numpy as np
+
 from bot.clusters.magnets import magnet_read
 from bot.clusters.tracker import ClusterTracker
 from bot.domain import Cluster, HeatmapSnapshot, MagnetRead, MarketContext, utc
@@ -36,15 +39,25 @@ STATE_VERSION = 1
 def atr_of(recent: Iterable[tuple[float, float, float]]) -> float | None:
     """Mean true range over ``(high, low, close)`` rows, oldest first (None until two bars are known).
 
-    The runner's ATR: the window holds the last ``ATR_BARS + 1`` bars. Summed in order with
-    Python floats, so every caller gets the same bits.
+    The runner's ATR: the window holds the last ``ATR_BARS + 1`` bars. Computed by the same njit
+    kernel the fused backtest loop calls, so every caller gets the same bits.
     """
-    rows = list(recent)
-    if len(rows) < 2:
-        return None
-    ranges = [max(h, pc) - min(low, pc) for (h, low, _), (_, _, pc) in zip(rows[1:], rows[:-1])]
-    value = sum(ranges) / len(ranges)
-    return value if math.isfinite(value) and value > 0 else None
+    rows = np.asarray(list(recent), dtype=np.float64).reshape(-1, 3)
+    value = atr_kernel(rows[:, 0].copy(), rows[:, 1].copy(), rows[:, 2].copy(), rows.shape[0])
+    return None if math.isnan(value) else value
+
+
+@numba.njit(cache=True)
+def atr_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int) -> float:  # pragma: no cover - numba
+    """Mean true range of the first ``n`` rows (summed in order), NaN when undefined or not > 0."""
+    if n < 2:
+        return np.nan
+    total = 0.0
+    for k in range(1, n):
+        pc = close[k - 1]
+        total += max(high[k], pc) - min(low[k], pc)
+    value = total / (n - 1)
+    return value if (np.isfinite(value) and value > 0) else np.nan
 
 
 class CooldownGate:
@@ -59,21 +72,37 @@ class CooldownGate:
 
     def admit(self, signals: Sequence[Signal]) -> tuple[list[Signal], list[Signal]]:
         """Split ``signals`` (one bar's, in order) into emitted and suppressed; remember the emitted."""
+        verdicts = self.admit_keys([((s.strategy.value, s.cluster_data.cluster_id, s.signal.value), s.timestamp)
+                                    for s in signals])
+        return ([s for s, ok in zip(signals, verdicts) if ok], [s for s, ok in zip(signals, verdicts) if not ok])
+
+    def admit_keys(self, items: Sequence[tuple[tuple[str, str, str], datetime]]) -> list[bool]:
+        """The gate on ``((strategy, cluster_id, direction), timestamp)`` pairs of one bar: True = emit."""
         if not self.window:
-            return list(signals), []
-        kept, dropped = [], []
-        for s in signals:
-            key = (s.strategy.value, s.cluster_data.cluster_id, s.signal.value)
+            return [True] * len(items)
+        out = []
+        for key, ts in items:
             last = self._last.get(key)
-            if last is not None and timedelta(0) <= s.timestamp - last <= self.window:
-                dropped.append(s)
+            if last is not None and timedelta(0) <= ts - last <= self.window:
+                out.append(False)
                 continue
-            self._last[key] = s.timestamp
-            kept.append(s)
-        if len(self._last) > 512 and signals:  # forget keys that can no longer suppress anything
-            horizon = signals[-1].timestamp - self.window
+            self._last[key] = ts
+            out.append(True)
+        if len(self._last) > 512 and items:  # forget keys that can no longer suppress anything
+            horizon = items[-1][1] - self.window
             self._last = {k: t for k, t in self._last.items() if t >= horizon}
-        return kept, dropped
+        return out
+
+    def last(self, key: tuple[str, str, str]) -> datetime | None:
+        """When ``key`` was last emitted (None: not remembered)."""
+        return self._last.get(key)
+
+    def restore_key(self, key: tuple[str, str, str], previous: datetime | None) -> None:
+        """Undo an admission of ``key``: back to ``previous`` (from :meth:`last` before admitting)."""
+        if previous is None:
+            self._last.pop(key, None)
+        else:
+            self._last[key] = previous
 
     def state(self) -> dict[str, str]:
         """JSON-ready: ``"strategy|cluster_id|direction" -> ISO time`` of the last emission."""

@@ -237,6 +237,15 @@ class MarketContext:
                    long_short_ratio=long_short_ratio, **extra)
 
 
+def canonical_key(c: "Cluster") -> tuple[float, str, datetime, str]:
+    """The canonical order of clusters: price, side, birth, id.
+
+    The birth before the id lets the backtester's fused loop (which has no string ids; its
+    cluster keys grow with birth) order two clusters at one price and side the same way.
+    """
+    return (c.price_level, c.side.value, c.first_seen, c.cluster_id)
+
+
 def iso(ts: datetime) -> str:
     """ISO-8601 UTC with a trailing ``Z`` (seconds precision unless sub-second)."""
     ts = utc(ts)

@@ -332,10 +332,14 @@ def _check_toml(path: Path) -> None:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
+# LIQBOT_ variables that are not settings: where tests and benchmarks find the shared market data
+NOT_SETTINGS = frozenset({"LIQBOT_SHARED_DATA"})
+
+
 def _check_env_keys(env: dict[str, str], where: str) -> None:
     """pydantic-settings ignores unknown ``LIQBOT_`` variables; a typo there must not pass silently."""
     for key in env:
-        if not key.upper().startswith(ENV_PREFIX):
+        if not key.upper().startswith(ENV_PREFIX) or key.upper() in NOT_SETTINGS:
             continue
         parts = key[len(ENV_PREFIX):].lower().split(ENV_DELIMITER)
         model: type[BaseModel] = Settings

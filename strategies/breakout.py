@@ -12,15 +12,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 from pydantic import Field
 
 from bot.domain import Cluster, HeatmapSnapshot, MagnetRead, MarketContext
-from strategies.candidate import (Candidate, clear_of_clusters, make_candidate, price_text, target_before,
-                                  usd_text)
-from strategies.levels import cluster_table, nearest
+from strategies import kernel as K
+from strategies.candidate import Candidate, strategy_candidates
+from strategies.kernel_params import fill_breakout
 from strategies.params import TargetParams
-from strategies.signal import Direction, StrategyName
 
 
 class BreakoutParams(TargetParams):
@@ -35,35 +33,4 @@ class BreakoutParams(TargetParams):
 def breakout(snapshot: HeatmapSnapshot, clusters: Sequence[Cluster], ctx: MarketContext,
              magnets: MagnetRead, params: BreakoutParams) -> list[Candidate]:
     """One candidate per recently broken cluster that price is still beyond."""
-    price = snapshot.price
-    table = cluster_table(clusters, snapshot.ts)
-    if not len(table):
-        return []
-    window_s = params.lookback_bars * params.bar_minutes * 60.0
-    with np.errstate(invalid="ignore"):
-        recent = (~table.active & (table.age_s >= 0) & (table.age_s <= window_s)
-                  & (table.peak_usd >= params.min_usd) & (table.peak_strength >= params.min_strength))
-    # still beyond the level: a broken long cluster is above price, a broken short one below
-    recent &= np.where(table.is_short, table.level < price, table.level > price)
-    f = params.sl_buffer_pct / 100.0
-    out: list[Candidate] = []
-    for i in np.flatnonzero(recent):
-        long = bool(table.is_short[i])
-        direction = Direction.LONG if long else Direction.SHORT
-        target_mask = table.active & (table.is_short == long) & (table.strength >= params.target_min_strength)
-        j = nearest(table, target_mask, price, above=long)
-        if j is None:
-            continue
-        stop = float(table.level[i] * (1.0 - f) if long else table.level[i] * (1.0 + f))
-        stop = clear_of_clusters(table, stop, direction, params.sl_buffer_pct)
-        target = target_before(table, j, direction, price, params.tp_buffer_pct)
-        c, t = table.clusters[i], table.clusters[j]
-        minutes = table.age_s[i] / 60.0
-        reason = (f"{c.side.value} liquidation cluster at {price_text(c.price_level)} (peak "
-                  f"{usd_text(c.peak_open_interest)}, strength {c.peak_strength:.2f}) broken {minutes:.0f} min ago: "
-                  f"{direction.value} continuation, "
-                  f"stop back inside the level, target before the {t.side.value} cluster at "
-                  f"{price_text(t.price_level)}")
-        out.append(make_candidate(snapshot.symbol, snapshot.ts, StrategyName.BREAKOUT, direction, price,
-                                  stop, target, c.peak_strength, c, reason))
-    return out
+    return strategy_candidates(K.P_BO_ON, lambda p: fill_breakout(p, params), snapshot, clusters, ctx, magnets)

@@ -12,13 +12,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from bot.domain import Bias, Cluster, iso
-from strategies.levels import ClusterTable
+from strategies import kernel as K
+from strategies.kernel_params import BIAS_CODE, default_params
+from strategies.levels import ClusterTable, cluster_table
+from strategies.reasons import price_text, row_reason, usd_text  # noqa: F401  (re-exported)
 from strategies.signal import Direction, StrategyName, exact_risk_reward, price_decimals, round_price, signal_id
+
+if TYPE_CHECKING:
+    from bot.domain import HeatmapSnapshot, MagnetRead, MarketContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,40 +70,23 @@ def make_candidate(symbol: str, ts: datetime, strategy: StrategyName, direction:
     return Candidate(symbol=symbol, ts=ts, strategy=strategy, direction=direction,
                      entry=round_price(price, d), stop_loss=round_price(stop, d, up=not long),
                      take_profit=round_price(target, d, up=not long),
-                     confidence=round(min(1.0, max(0.0, float(confidence))), 4), cluster=cluster, reason=reason)
+                     confidence=K.round_decimals(min(1.0, max(0.0, float(confidence))), K.CONFIDENCE_DECIMALS),
+                     cluster=cluster, reason=reason)
 
 
 def target_before(table: ClusterTable, i: int, direction: Direction, price: float, buffer_pct: float) -> float:
     """Take-profit just before cluster ``i``: before its near edge, or its level when price is already inside."""
-    if direction == Direction.LONG:
-        edge = table.low[i] if table.low[i] > price else table.level[i]
-        return float(edge * (1.0 - buffer_pct / 100.0))
-    edge = table.high[i] if table.high[i] < price else table.level[i]
-    return float(edge * (1.0 + buffer_pct / 100.0))
+    return float(K.target_before_nb(table.tab, int(i), direction == Direction.LONG, float(price), float(buffer_pct)))
 
 
 def clear_of_clusters(table: ClusterTable, stop: float, direction: Direction, buffer_pct: float) -> float:
     """Move ``stop`` beyond every active cluster it sits in (range widened by ``buffer_pct``)."""
-    if not len(table):
-        return stop
-    f = buffer_pct / 100.0
-    lo = table.low * (1.0 - f)
-    hi = table.high * (1.0 + f)
-    act = table.active
-    # each pass jumps past the clusters containing the stop; a jump can land in the next one,
-    # so repeat (at most once per cluster)
-    for _ in range(len(table)):
-        inside = act & (lo <= stop) & (stop <= hi)
-        if not inside.any():
-            break
-        stop = float(lo[inside].min() if direction == Direction.LONG else hi[inside].max())
-        stop = math.nextafter(stop, -math.inf if direction == Direction.LONG else math.inf)
-    return stop
+    return float(K.clear_of_clusters_nb(table.tab, float(stop), direction == Direction.LONG, float(buffer_pct)))
 
 
 def stop_inside_cluster(table: ClusterTable, stop: float) -> bool:
     """Whether ``stop`` lies within an active cluster's price range."""
-    return bool(np.any(table.active & (table.low <= stop) & (stop <= table.high)))
+    return bool(K.stop_inside_cluster_nb(table.tab, float(stop)))
 
 
 def bias_factor(direction: Direction, bias: Bias, against: float) -> float:
@@ -107,15 +96,30 @@ def bias_factor(direction: Direction, bias: Bias, against: float) -> float:
     return against if opposed else 1.0
 
 
-def usd_text(usd: float) -> str:
-    """``$3.5M`` / ``$1.2B`` / ``$850K`` for reasons."""
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(usd) >= scale:
-            return f"${usd / scale:.1f}{unit}"
-    return f"${usd:.0f}"
+STRATEGY_OF_CODE = (StrategyName.LIQUIDATION_HUNT, StrategyName.SUPPORT_RESISTANCE, StrategyName.BREAKOUT)
 
 
-def price_text(price: float) -> str:
-    """A price with thousands separators and the tick's decimals."""
-    d = max(0, price_decimals(price))
-    return f"{price:,.{d}f}"
+def candidates_from_rows(rows: np.ndarray, table: ClusterTable, symbol: str, ts: datetime, price: float,
+                         params: np.ndarray) -> list[Candidate]:
+    """``Candidate`` objects for kernel rows (``strategies.kernel`` columns), in row order."""
+    out: list[Candidate] = []
+    for row in rows:
+        out.append(Candidate(
+            symbol=symbol, ts=ts, strategy=STRATEGY_OF_CODE[int(row[K.C_STRATEGY])],
+            direction=Direction.LONG if row[K.C_DIRECTION] == K.D_LONG else Direction.SHORT,
+            entry=float(row[K.C_ENTRY]), stop_loss=float(row[K.C_STOP]), take_profit=float(row[K.C_TARGET]),
+            confidence=float(row[K.C_CONFIDENCE]), cluster=table.clusters[int(row[K.C_CLUSTER])],
+            reason=row_reason(row, table.tab, price, params)))
+    return out
+
+
+def strategy_candidates(code_flag: int, fill: Callable[[np.ndarray], None], snapshot: "HeatmapSnapshot",
+                        clusters: Sequence[Cluster], ctx: "MarketContext", magnets: "MagnetRead") -> list[Candidate]:
+    """Candidates of one strategy (its ``P_*_ON`` flag and its parameters written by ``fill``)."""
+    table = cluster_table(clusters, snapshot.ts)
+    p = default_params()
+    p[code_flag] = 1.0
+    fill(p)
+    atr = ctx.atr if ctx.atr is not None else math.nan
+    rows = K.candidates_kernel(table.tab, float(snapshot.price), float(atr), BIAS_CODE[magnets.bias], p)
+    return candidates_from_rows(rows, table, snapshot.symbol, snapshot.ts, snapshot.price, p)

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
+import numpy as np
 from pydantic import ValidationError
 
 from bot.domain import Cluster, HeatmapSnapshot, MagnetRead, MarketContext
-from strategies.candidate import Candidate
-from strategies.filters import FilterLimits, Rejection, Rule, apply_filters, resolve_conflicts
-from strategies.levels import ClusterSet, LevelParams, distance_pct, support_resistance
+from strategies import kernel as K
+from strategies.candidate import Candidate, candidates_from_rows
+from strategies.filters import RULE_OF_CODE, FilterLimits, Rejection, Rule, conflict_rejections, rejection, \
+    resolve_conflicts
+from strategies.kernel_params import BIAS_CODE, engine_params
+from strategies.kernel_round import round_level
+from strategies.levels import ClusterSet, LevelParams, distance_pct
 from strategies.params import Params
 from strategies.registry import OI_SIZING, STRATEGIES, StrategyEntry
 from strategies.signal import (RR_DECIMALS, ClusterData, HeatmapRef, MarketSentiment, PositionSize, Signal,
-                               StrategyName, price_decimals)
-from strategies.sizing import OISizingParams, Sizing, oi_sizing
+                               StrategyName)
+from strategies.sizing import OISizingParams, Sizing, oi_sizing, sizing_of
 
 if TYPE_CHECKING:
     from config.settings import StrategySettings
@@ -47,6 +52,9 @@ class Engine:
         self._levels: LevelParams = settings.levels
         self._base_usd = float(settings.base_position_usd)
         self._zone_pct = float(settings.cluster_zone_pct)
+        self._settings = settings
+        self._params = engine_params(settings)
+        self._per_symbol: dict[str, np.ndarray] = {}
         self._limits = FilterLimits(min_rr=settings.min_rr, min_confidence=settings.min_confidence,
                                     max_stop_pct=settings.max_stop_pct, min_target_pct=settings.min_target_pct)
 
@@ -61,33 +69,85 @@ class Engine:
         names = tuple(entry.name for entry, _ in self._strategies)
         return names + ((OI_SIZING,) if self._sizing is not None else ())
 
+    def _params_of(self, symbol: str) -> np.ndarray:
+        # OI thresholds may be set per symbol: one parameter array per symbol seen
+        if self._sizing is None or not self._sizing.per_symbol:
+            return self._params
+        p = self._per_symbol.get(symbol)
+        if p is None:
+            p = self._per_symbol[symbol] = engine_params(self._settings, symbol)
+        return p
+
     def candidates(self, snapshot: HeatmapSnapshot, clusters: Sequence[Cluster], ctx: MarketContext,
                    magnets: MagnetRead) -> list[Candidate]:
         """Every candidate of every enabled strategy, in registry order."""
         if not (isinstance(clusters, ClusterSet) and clusters.now == snapshot.ts):
             clusters = ClusterSet(clusters, snapshot.ts, self._zone_pct)  # arrays built once, zones as configured
-        out: list[Candidate] = []
-        for entry, params in self._strategies:
-            out += entry.func(snapshot, clusters, ctx, magnets, params)
-        return out
+        table, p = clusters.table, self._params_of(ctx.symbol)
+        rows = K.candidates_kernel(table.tab, float(snapshot.price), _atr(ctx), BIAS_CODE[magnets.bias], p)
+        return candidates_from_rows(rows, table, snapshot.symbol, snapshot.ts, snapshot.price, p)
 
     def run(self, snapshot: HeatmapSnapshot, clusters: Sequence[Cluster], ctx: MarketContext,
             magnets: MagnetRead) -> EngineResult:
-        """Candidates -> filters -> conflict resolution -> sizing -> Signals (at most one per symbol)."""
-        shared = ClusterSet(clusters, snapshot.ts, self._zone_pct)
-        table = shared.table
-        kept, rejected = apply_filters(self.candidates(snapshot, shared, ctx, magnets), self._limits, table)
-        winners, lost = resolve_conflicts(kept, self._order)
+        """Candidates -> filters -> conflict resolution -> sizing -> Signals (at most one per symbol).
+
+        The numbers come from ``strategies.kernel.engine_kernel``, the code the backtester's fused
+        loop runs; this wrapper turns its rows into candidates, rejections and signals.
+        """
+        table = ClusterSet(clusters, snapshot.ts, self._zone_pct).table
+        p = self._params_of(ctx.symbol)
+        rows, tie = K.engine_kernel(table.tab, float(snapshot.price), _atr(ctx), BIAS_CODE[magnets.bias],
+                                    float(ctx.total_oi_usd), float(ctx.long_short_ratio), p)
+        return self.finish(rows, bool(tie), table, snapshot, ctx, magnets)
+
+    def finish(self, rows: np.ndarray, tie: bool, table: Any, snapshot: Any, ctx: MarketContext,
+               magnets: MagnetRead, levels: tuple[Sequence[float], Sequence[float]] | None = None) -> EngineResult:
+        """Kernel rows -> candidates, rejections and signals (the Python tail of ``run``).
+
+        ``table`` needs ``.clusters`` and ``.tab`` indexed by the rows' cluster columns;
+        ``snapshot`` needs ``symbol``, ``ts``, ``price`` and ``source``; ``levels``: the signal's
+        (supports, resistances) when already known. The backtester's fused loop calls this with
+        the rows it recorded, so both paths build their objects with this one function.
+        """
+        if not len(rows):
+            return EngineResult()
+        p = self._params_of(ctx.symbol)
+        cands = candidates_from_rows(rows, table, snapshot.symbol, snapshot.ts, snapshot.price, p)
+        rejected = [rejection(c, RULE_OF_CODE[int(r[K.C_RULE])], self._limits)
+                    for c, r in zip(cands, rows) if r[K.C_OUTCOME] == K.O_FILTERED]
+        ranked = sorted((int(r[K.C_RANK]), c, r) for c, r in zip(cands, rows) if r[K.C_RANK] >= 0)
+        if tie:  # only the signal id can order the top candidates: rank with ids, as the kernel cannot
+            winners, lost = resolve_conflicts([c for _, c, _ in ranked], self._order)
+            sized = [(c, self._sizing_of(c, ctx)) for c in winners]
+        else:
+            group = [c for _, c, _ in ranked]
+            cancel = any(r[K.C_OUTCOME] == K.O_CANCEL for _, _, r in ranked)
+            lost = conflict_rejections(group, cancel) if group else []
+            sized = [(c, self._sizing_of(c, ctx, float(r[K.C_MULT_RAW]))) for _, c, r in ranked
+                     if r[K.C_OUTCOME] == K.O_WINNER]
         rejected += lost
-        supports, resistances = support_resistance(table, snapshot.price, self._levels)
         signals: list[Signal] = []
-        for c in winners:
-            sizing = oi_sizing(c.direction, ctx, self._sizing) if self._sizing else Sizing(1.0, "size x1: sizing off")
+        if sized and levels is None:
+            sup, res = K.levels_kernel(table.tab, float(snapshot.price), p)
+            levels = (sup.tolist(), res.tolist())
+        for c, sizing in sized:
             try:
-                signals.append(build_signal(c, snapshot, ctx, magnets, sizing, self._base_usd, supports, resistances))
+                signals.append(build_signal(c, snapshot, ctx, magnets, sizing, self._base_usd, *levels))
             except ValidationError as exc:  # a strategy bug must not take the runner down: record it
                 rejected.append(Rejection(c, Rule.INVALID, f"invalid signal: {exc.errors()[0]['msg']}"))
         return EngineResult(signals=signals, rejected=rejected)
+
+    def _sizing_of(self, c: Candidate, ctx: MarketContext, raw: float | None = None) -> Sizing:
+        if self._sizing is None:
+            return Sizing(1.0, "size x1: sizing off")
+        if raw is None:
+            return oi_sizing(c.direction, ctx, self._sizing)
+        return sizing_of(raw, c.direction, ctx.total_oi_usd, ctx.long_short_ratio, self._sizing, ctx.symbol)
+
+
+def _atr(ctx: MarketContext) -> float:
+    """The context's ATR for the kernel (NaN = none: the hunt falls back to a percent of price)."""
+    return float(ctx.atr) if ctx.atr is not None else math.nan
 
 
 def _finite_or_none(value: float | None, positive: bool = False) -> float | None:
@@ -98,7 +158,7 @@ def _finite_or_none(value: float | None, positive: bool = False) -> float | None
 
 def _level(price: float) -> float:
     # six significant digits, like the prices: readable JSON, never rounded to zero
-    return round(price, price_decimals(price))
+    return float(round_level(float(price)))
 
 
 def build_signal(c: Candidate, snapshot: HeatmapSnapshot, ctx: MarketContext, magnets: MagnetRead, sizing: Sizing,
@@ -108,7 +168,7 @@ def build_signal(c: Candidate, snapshot: HeatmapSnapshot, ctx: MarketContext, ma
     return Signal(
         id=c.id, timestamp=snapshot.ts, symbol=c.symbol, strategy=c.strategy, signal=c.direction,
         entry_price=c.entry, stop_loss=c.stop_loss, take_profit=c.take_profit,
-        risk_reward=round(c.risk_reward, RR_DECIMALS), confidence=c.confidence,
+        risk_reward=float(K.round_decimals(c.risk_reward, RR_DECIMALS)), confidence=c.confidence,
         position_size=PositionSize(base_usd=base_usd, multiplier=sizing.multiplier,
                                    notional_usd=round(base_usd * sizing.multiplier, 2)),
         reason=f"{c.reason}; {sizing.reason}",

@@ -6,14 +6,17 @@ why a setup the reviewer expected was not traded.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Sequence
 
-from strategies.candidate import Candidate, stop_inside_cluster
+import numpy as np
+
+from strategies import kernel as K
+from strategies.candidate import Candidate
+from strategies.kernel_params import default_params
 from strategies.levels import ClusterTable
-from strategies.signal import RR_DECIMALS, Direction, StrategyName
+from strategies.signal import Direction, StrategyName
 
 
 class Rule(StrEnum):
@@ -53,29 +56,49 @@ class Rejection:
         return {"rule": self.rule.value, "detail": self.detail, "candidate": self.candidate.to_dict()}
 
 
+RULE_OF_CODE = {K.R_GEOMETRY: Rule.GEOMETRY, K.R_MIN_RR: Rule.MIN_RR, K.R_MIN_CONFIDENCE: Rule.MIN_CONFIDENCE,
+                K.R_MAX_STOP: Rule.MAX_STOP, K.R_MIN_TARGET: Rule.MIN_TARGET, K.R_STOP_AT_CLUSTER: Rule.STOP_AT_CLUSTER}
+
+
+def limits_params(limits: FilterLimits) -> np.ndarray:
+    """The kernels' parameter array carrying ``limits``."""
+    p = default_params()
+    p[[K.P_MIN_RR, K.P_MIN_CONFIDENCE, K.P_MAX_STOP_PCT, K.P_MIN_TARGET_PCT]] = (
+        limits.min_rr, limits.min_confidence, limits.max_stop_pct, limits.min_target_pct)
+    return p
+
+
+def candidate_row(c: Candidate) -> np.ndarray:
+    """A kernel row holding the numbers the filters read."""
+    row = np.zeros(K.N_COL)
+    row[[K.C_DIRECTION, K.C_ENTRY, K.C_STOP, K.C_TARGET, K.C_CONFIDENCE, K.C_RR]] = (
+        K.D_LONG if c.direction == Direction.LONG else K.D_SHORT, c.entry, c.stop_loss, c.take_profit,
+        c.confidence, c.risk_reward)
+    return row
+
+
+def rejection(c: Candidate, rule: Rule, limits: FilterLimits) -> Rejection:
+    """The rejection of ``c`` by filter ``rule``, with the numbers that decided it."""
+    if rule == Rule.GEOMETRY:
+        detail = (f"stop {c.stop_loss} / entry {c.entry} / target {c.take_profit} "
+                  f"not ordered for {c.direction.value}")
+    elif rule == Rule.MIN_RR:
+        detail = f"risk/reward {c.risk_reward:.3f} < {limits.min_rr:g}"
+    elif rule == Rule.MIN_CONFIDENCE:
+        detail = f"confidence {c.confidence:.3f} < {limits.min_confidence:g}"
+    elif rule == Rule.MAX_STOP:
+        detail = f"stop {abs(c.entry - c.stop_loss) / c.entry * 100.0:.3f}% away > {limits.max_stop_pct:g}%"
+    elif rule == Rule.MIN_TARGET:
+        detail = f"target {abs(c.take_profit - c.entry) / c.entry * 100.0:.3f}% away < {limits.min_target_pct:g}%"
+    else:
+        detail = f"stop {c.stop_loss} inside a live cluster"
+    return Rejection(c, rule, detail)
+
+
 def check(c: Candidate, limits: FilterLimits, table: ClusterTable) -> Rejection | None:
-    """The first rule ``c`` fails, or None."""
-    long = c.direction == Direction.LONG
-    ordered = (c.stop_loss < c.entry < c.take_profit) if long else (c.take_profit < c.entry < c.stop_loss)
-    prices_ok = all(math.isfinite(p) and p > 0 for p in (c.entry, c.stop_loss, c.take_profit))
-    if not (ordered and prices_ok):
-        return Rejection(c, Rule.GEOMETRY, f"stop {c.stop_loss} / entry {c.entry} / target {c.take_profit} "
-                                           f"not ordered for {c.direction.value}")
-    rr = c.risk_reward
-    # compared on the value the signal will carry, so an emitted signal never shows rr < min_rr
-    if round(rr, RR_DECIMALS) < limits.min_rr:
-        return Rejection(c, Rule.MIN_RR, f"risk/reward {rr:.3f} < {limits.min_rr:g}")
-    if c.confidence < limits.min_confidence:
-        return Rejection(c, Rule.MIN_CONFIDENCE, f"confidence {c.confidence:.3f} < {limits.min_confidence:g}")
-    stop_pct = abs(c.entry - c.stop_loss) / c.entry * 100.0
-    if stop_pct > limits.max_stop_pct:
-        return Rejection(c, Rule.MAX_STOP, f"stop {stop_pct:.3f}% away > {limits.max_stop_pct:g}%")
-    target_pct = abs(c.take_profit - c.entry) / c.entry * 100.0
-    if target_pct < limits.min_target_pct:
-        return Rejection(c, Rule.MIN_TARGET, f"target {target_pct:.3f}% away < {limits.min_target_pct:g}%")
-    if stop_inside_cluster(table, c.stop_loss):
-        return Rejection(c, Rule.STOP_AT_CLUSTER, f"stop {c.stop_loss} inside a live cluster")
-    return None
+    """The first rule ``c`` fails, or None (the kernel's ``rule_nb``)."""
+    code = int(K.rule_nb(candidate_row(c), table.tab, limits_params(limits)))
+    return None if code == K.R_PASS else rejection(c, RULE_OF_CODE[code], limits)
 
 
 def apply_filters(candidates: Sequence[Candidate], limits: FilterLimits,
@@ -83,39 +106,51 @@ def apply_filters(candidates: Sequence[Candidate], limits: FilterLimits,
     """Split ``candidates`` into those passing every rule and the rejections."""
     kept: list[Candidate] = []
     rejected: list[Rejection] = []
-    for c in candidates:
-        r = check(c, limits, table)
-        if r is None:
+    if not candidates:
+        return kept, rejected
+    rows = np.array([candidate_row(c) for c in candidates])
+    K.filter_kernel(rows, table.tab, limits_params(limits))
+    for c, code in zip(candidates, rows[:, K.C_RULE].astype(int)):
+        if code == K.R_PASS:
             kept.append(c)
         else:
-            rejected.append(r)
+            rejected.append(rejection(c, RULE_OF_CODE[code], limits))
     return kept, rejected
 
 
 def _rank(c: Candidate, order: Sequence[StrategyName]) -> tuple[float, float, int, str]:
     # higher confidence first, then higher reward/risk, then registry order, then id: a total order,
-    # so the same inputs always pick the same winner
+    # so the same inputs always pick the same winner (the kernel ranks alike, up to the id)
     return (-c.confidence, -c.risk_reward, order.index(c.strategy), c.id)
+
+
+def conflict_rejections(group: Sequence[Candidate], cancel: bool) -> list[Rejection]:
+    """Rejections of a ranked group: all of it when the top cancels, else everything after the winner."""
+    top = group[0]
+    if cancel:
+        return [Rejection(c, Rule.CONFLICT_CANCEL, f"LONG and SHORT at equal confidence {top.confidence:.3f} cancel")
+                if c.confidence == top.confidence else
+                Rejection(c, Rule.CONFLICT, f"confidence {c.confidence:.3f} < {top.confidence:.3f}")
+                for c in group]
+    return [Rejection(c, Rule.CONFLICT, f"{top.strategy.value} {top.direction.value} won at confidence "
+                                        f"{top.confidence:.3f} (this {c.confidence:.3f})")
+            for c in group[1:]]
 
 
 def resolve_conflicts(candidates: Sequence[Candidate],
                       order: Sequence[StrategyName]) -> tuple[list[Candidate], list[Rejection]]:
-    """One candidate per symbol: the highest confidence wins; LONG vs SHORT at equal top confidence cancel."""
+    """One candidate per symbol: the highest confidence wins; LONG vs SHORT at equal top confidence cancel.
+
+    The engine ranks with ``conflict_kernel``; this id-aware version decides the rare ties only
+    a signal id can break, and candidates of several symbols.
+    """
     winners: list[Candidate] = []
     rejected: list[Rejection] = []
     for symbol in sorted({c.symbol for c in candidates}):
         group = sorted((c for c in candidates if c.symbol == symbol), key=lambda c: _rank(c, order))
         top = group[0]
-        tied_sides = {c.direction for c in group if c.confidence == top.confidence}
-        if len(tied_sides) > 1:
-            rejected += [Rejection(c, Rule.CONFLICT_CANCEL,
-                                   f"LONG and SHORT at equal confidence {top.confidence:.3f} cancel")
-                         if c.confidence == top.confidence else
-                         Rejection(c, Rule.CONFLICT, f"confidence {c.confidence:.3f} < {top.confidence:.3f}")
-                         for c in group]
-            continue
-        winners.append(top)
-        rejected += [Rejection(c, Rule.CONFLICT, f"{top.strategy.value} {top.direction.value} won at confidence "
-                                                 f"{top.confidence:.3f} (this {c.confidence:.3f})")
-                     for c in group[1:]]
+        cancel = len({c.direction for c in group if c.confidence == top.confidence}) > 1
+        if not cancel:
+            winners.append(top)
+        rejected += conflict_rejections(group, cancel)
     return winners, rejected

@@ -15,7 +15,8 @@ import numpy as np
 
 from pydantic import Field
 
-from bot.domain import Cluster, Side
+from bot.domain import Cluster, Side, canonical_key
+from strategies import kernel as K
 from strategies.params import Params
 
 
@@ -31,6 +32,7 @@ class ClusterTable:
     level, not evenly across the run; the zone is what exits stay clear of and stop before.
     ``age_s`` is seconds since the break (NaN if active). ``peak_usd``/``peak_strength`` are
     the cluster's largest values over its life (what a broken cluster held before price ate it).
+    ``tab`` holds them all as the float64 table the numba kernels read (``strategies.kernel``).
     """
 
     clusters: tuple[Cluster, ...]
@@ -44,6 +46,7 @@ class ClusterTable:
     age_s: np.ndarray
     peak_usd: np.ndarray
     peak_strength: np.ndarray
+    tab: np.ndarray  # the kernels' (n, N_TAB) float64 table: the columns above are views of it
 
     def __len__(self) -> int:
         return len(self.clusters)
@@ -76,24 +79,18 @@ def cluster_table(clusters: Sequence[Cluster], now: datetime, zone_pct: float = 
 
 def _build_table(clusters: Sequence[Cluster], now: datetime, zone_pct: float) -> ClusterTable:
     kept = tuple(sorted((c for c in clusters if math.isfinite(c.price_level) and c.price_level > 0),
-                        key=lambda c: (c.price_level, c.side.value, c.cluster_id)))
-    cols = np.array([(c.price_level, c.price_low, c.price_high, c.strength, c.open_interest,
-                      (now - c.broken_at).total_seconds() if c.broken_at is not None else np.nan,
-                      c.peak_open_interest, c.peak_strength)
-                     for c in kept], dtype=np.float64).reshape(len(kept), 8)
-    level = cols[:, 0].copy()
-    finite = np.isfinite(cols)
-    f = zone_pct / 100.0
+                        key=canonical_key))
+    raw = np.array([(c.price_level, c.price_low, c.price_high, c.strength, c.open_interest, c.side is Side.SHORT,
+                     c.active, (now - c.broken_at).total_seconds() if c.broken_at is not None else np.nan,
+                     c.peak_open_interest, c.peak_strength)
+                    for c in kept], dtype=np.float64).reshape(len(kept), K.N_TAB)
     # the zone always contains the level, even if a source reports the range loosely (or NaN)
-    low = np.clip(np.where(finite[:, 1], cols[:, 1], level), level * (1.0 - f), level)
-    high = np.clip(np.where(finite[:, 2], cols[:, 2], level), level, level * (1.0 + f))
+    tab = K.zone_kernel(raw, float(zone_pct))
     return ClusterTable(
-        clusters=kept, level=level, low=low, high=high,
-        strength=np.where(finite[:, 3], cols[:, 3], 0.0), usd=np.where(finite[:, 4], cols[:, 4], 0.0),
-        is_short=np.array([c.side is Side.SHORT for c in kept], dtype=bool),
-        active=np.array([c.active for c in kept], dtype=bool), age_s=cols[:, 5].copy(),
-        peak_usd=np.where(finite[:, 6], cols[:, 6], 0.0), peak_strength=np.where(finite[:, 7], cols[:, 7], 0.0),
-    )
+        clusters=kept, level=tab[:, K.T_LEVEL], low=tab[:, K.T_LOW], high=tab[:, K.T_HIGH],
+        strength=tab[:, K.T_STRENGTH], usd=tab[:, K.T_USD], is_short=tab[:, K.T_IS_SHORT] != 0.0,
+        active=tab[:, K.T_ACTIVE] != 0.0, age_s=tab[:, K.T_AGE_S], peak_usd=tab[:, K.T_PEAK_USD],
+        peak_strength=tab[:, K.T_PEAK_STRENGTH], tab=tab)
 
 
 def distance_pct(level: np.ndarray | float, price: float) -> np.ndarray | float:
@@ -120,11 +117,11 @@ class LevelParams(Params):
 
 def support_resistance(table: ClusterTable, price: float, params: LevelParams) -> tuple[list[float], list[float]]:
     """Support (active long clusters below, nearest first) and resistance (active short clusters above)."""
-    base = table.active & (table.strength >= params.min_strength) & (
-        distance_pct(table.level, price) <= params.max_distance_pct)
-    sup = np.sort(table.level[base & ~table.is_short & (table.level < price)])[::-1][: params.count]
-    res = np.sort(table.level[base & table.is_short & (table.level > price)])[: params.count]
-    return [float(x) for x in sup], [float(x) for x in res]
+    from strategies.kernel_params import default_params, fill_levels
+    p = default_params()
+    fill_levels(p, params)
+    sup, res = K.levels_kernel(table.tab, float(price), p)
+    return sup.tolist(), res.tolist()
 
 
 def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = 14) -> np.ndarray:

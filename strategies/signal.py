@@ -24,6 +24,8 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainSeriali
                       model_validator)
 
 from bot.domain import Bias, HeatmapSource, Side, iso, utc
+# the tick rounding is compiled code shared with the backtester's fused loop (re-exported here)
+from strategies.kernel_round import price_decimals, round_price  # noqa: F401
 
 SCHEMA_VERSION = 1
 RR_DECIMALS = 2
@@ -52,31 +54,6 @@ UtcDatetime = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 PositivePrice = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-
-
-def price_decimals(price: float) -> int:
-    """Decimals of a sensible tick for ``price``: six significant digits (BTC 0.1, ETH 0.01)."""
-    if not (math.isfinite(price) and price > 0):
-        raise ValueError(f"price must be finite and > 0, got {price!r}")
-    return 5 - math.floor(math.log10(price))
-
-
-def round_price(value: float, decimals: int, up: bool | None = None) -> float:
-    """Round ``value`` to ``decimals``: to nearest, or up / down when ``up`` is given.
-
-    Take-profits round toward the entry and stops away from it, so rounding never makes an
-    exit look better than the level it was computed from.
-    """
-    if up is None:
-        return round(value, decimals)
-    scaled = value * 10.0 ** decimals
-    nearest = round(scaled)
-    # a value already on the grid (up to float noise) stays where it is
-    if abs(scaled - nearest) < 1e-6:
-        step = nearest
-    else:
-        step = math.ceil(scaled) if up else math.floor(scaled)
-    return round(step / 10.0 ** decimals, decimals)
 
 
 def exact_risk_reward(direction: Direction, entry: float, stop: float, target: float) -> float:

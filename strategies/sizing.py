@@ -3,7 +3,7 @@
 Total OI above ``high_oi_usd`` -> x1.5, above ``mid_oi_usd`` -> x1.0, else x0.5 (thresholds may
 be set per symbol). A crowded long side (long/short ratio > 1.2) favours shorts (x1.2 on SHORT),
 a crowded short side (< 0.8) favours longs. The kernel is vectorized so the backtester sizes a
-whole signal array in one call; the engine calls it with one element.
+whole signal array in one call; the engine's kernel sizes its winner with the same compiled code.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from bot.domain import MarketContext
+from strategies import kernel as K
 from strategies.params import Params
 from strategies.signal import Direction
 
@@ -59,17 +60,24 @@ class OISizingParams(Params):
         return (t.high_oi_usd, t.mid_oi_usd) if t else (self.high_oi_usd, self.mid_oi_usd)
 
 
+def sizing_params(params: OISizingParams, symbol: str = "") -> np.ndarray:
+    """The kernels' parameter array carrying ``params`` (thresholds of ``symbol``)."""
+    from strategies.kernel_params import default_params, fill_sizing
+    p = default_params()
+    p[K.P_SIZING_ON] = 1.0
+    fill_sizing(p, params, symbol)
+    return p
+
+
 def oi_multipliers(total_oi_usd: np.ndarray, long_short_ratio: np.ndarray, is_long: np.ndarray,
                    params: OISizingParams, symbol: str = "") -> np.ndarray:
     """Size multipliers for arrays of signals. Unknown (non-finite) OI counts as the low tier."""
-    oi = np.nan_to_num(np.asarray(total_oi_usd, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    ls = np.asarray(long_short_ratio, dtype=np.float64)
-    is_long = np.asarray(is_long, dtype=bool)
-    high, mid = params.thresholds(symbol)
-    tier = np.select([oi > high, oi > mid], [params.high_mult, params.mid_mult], params.low_mult)
-    with np.errstate(invalid="ignore"):
-        favoured = np.where(is_long, ls < params.crowded_short_ratio, ls > params.crowded_long_ratio)
-    return tier * np.where(favoured, params.favoured_mult, 1.0)
+    oi, ls, long = np.broadcast_arrays(np.asarray(total_oi_usd, dtype=np.float64),
+                                       np.asarray(long_short_ratio, dtype=np.float64),
+                                       np.asarray(is_long, dtype=bool).astype(np.float64))
+    shape = oi.shape
+    flat = [np.ascontiguousarray(a.reshape(-1)) for a in (oi, ls, long)]
+    return K.oi_multipliers_kernel(*flat, sizing_params(params, symbol)).reshape(shape)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +90,19 @@ class Sizing:
 
 def oi_sizing(direction: Direction, ctx: MarketContext, params: OISizingParams) -> Sizing:
     """The multiplier for one signal on ``ctx.symbol`` (same kernel as ``oi_multipliers``)."""
-    mult = float(oi_multipliers(np.array([ctx.total_oi_usd]), np.array([ctx.long_short_ratio]),
-                                np.array([direction == Direction.LONG]), params, ctx.symbol)[0])
-    high, mid = params.thresholds(ctx.symbol)
-    tier = "high" if ctx.total_oi_usd > high else "mid" if ctx.total_oi_usd > mid else "low"
+    mult = float(K.oi_multiplier_nb(float(ctx.total_oi_usd), float(ctx.long_short_ratio),
+                                    direction == Direction.LONG, sizing_params(params, ctx.symbol)))
+    return sizing_of(mult, direction, ctx.total_oi_usd, ctx.long_short_ratio, params, ctx.symbol)
+
+
+def sizing_of(mult: float, direction: Direction, total_oi_usd: float, long_short_ratio: float,
+              params: OISizingParams, symbol: str) -> Sizing:
+    """The ``Sizing`` (multiplier rounded by the kernel, and why) of a raw multiplier ``mult``."""
+    high, mid = params.thresholds(symbol)
+    tier = "high" if total_oi_usd > high else "mid" if total_oi_usd > mid else "low"
     crowd = ""
-    if direction == Direction.SHORT and ctx.long_short_ratio > params.crowded_long_ratio:
-        crowd = f", crowded longs (L/S {ctx.long_short_ratio:.2f}) favour shorts"
-    elif direction == Direction.LONG and ctx.long_short_ratio < params.crowded_short_ratio:
-        crowd = f", crowded shorts (L/S {ctx.long_short_ratio:.2f}) favour longs"
-    return Sizing(multiplier=round(mult, 4), reason=f"size x{mult:g}: {tier} OI tier{crowd}")
+    if direction == Direction.SHORT and long_short_ratio > params.crowded_long_ratio:
+        crowd = f", crowded longs (L/S {long_short_ratio:.2f}) favour shorts"
+    elif direction == Direction.LONG and long_short_ratio < params.crowded_short_ratio:
+        crowd = f", crowded shorts (L/S {long_short_ratio:.2f}) favour longs"
+    return Sizing(multiplier=float(K.round_decimals(mult, 4)), reason=f"size x{mult:g}: {tier} OI tier{crowd}")

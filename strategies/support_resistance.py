@@ -12,10 +12,10 @@ from typing import Sequence
 from pydantic import Field
 
 from bot.domain import Cluster, HeatmapSnapshot, MagnetRead, MarketContext
-from strategies.candidate import Candidate, clear_of_clusters, make_candidate, price_text, target_before
-from strategies.levels import cluster_table, distance_pct, nearest
+from strategies import kernel as K
+from strategies.candidate import Candidate, strategy_candidates
+from strategies.kernel_params import fill_sr
 from strategies.params import TargetParams
-from strategies.signal import Direction, StrategyName
 
 
 class SupportResistanceParams(TargetParams):
@@ -29,32 +29,4 @@ class SupportResistanceParams(TargetParams):
 def support_resistance(snapshot: HeatmapSnapshot, clusters: Sequence[Cluster], ctx: MarketContext,
                        magnets: MagnetRead, params: SupportResistanceParams) -> list[Candidate]:
     """At most one LONG (at support) and one SHORT (at resistance); the engine resolves both."""
-    price = snapshot.price
-    table = cluster_table(clusters, snapshot.ts)
-    if not len(table):
-        return []
-    live = table.active
-    out: list[Candidate] = []
-    for direction in (Direction.LONG, Direction.SHORT):
-        long = direction == Direction.LONG
-        # LONG: support = long clusters below; SHORT: resistance = short clusters above
-        level_mask = live & (table.is_short != long) & (table.strength >= params.min_strength)
-        i = nearest(table, level_mask, price, above=not long)
-        if i is None or distance_pct(table.level[i], price) > params.band_pct:
-            continue
-        target_mask = live & (table.is_short == long) & (table.strength >= params.target_min_strength)
-        j = nearest(table, target_mask, price, above=long)
-        if j is None:
-            continue
-        f = params.sl_buffer_pct / 100.0
-        stop = table.low[i] * (1.0 - f) if long else table.high[i] * (1.0 + f)
-        stop = clear_of_clusters(table, float(stop), direction, params.sl_buffer_pct)
-        target = target_before(table, j, direction, price, params.tp_buffer_pct)
-        c, t = table.clusters[i], table.clusters[j]
-        what = "support" if long else "resistance"
-        reason = (f"{what}: {c.side.value} liquidation cluster at {price_text(c.price_level)} (strength "
-                  f"{c.strength:.2f}) {distance_pct(c.price_level, price):.2f}% {'below' if long else 'above'}; "
-                  f"stop beyond it, target before the {t.side.value} cluster at {price_text(t.price_level)}")
-        out.append(make_candidate(snapshot.symbol, snapshot.ts, StrategyName.SUPPORT_RESISTANCE, direction,
-                                  price, stop, target, c.strength, c, reason))
-    return out
+    return strategy_candidates(K.P_SR_ON, lambda p: fill_sr(p, params), snapshot, clusters, ctx, magnets)

@@ -1,4 +1,4 @@
-"""The batched replay equals the bar-by-bar path: quality gate, synthetic and recorded heatmaps, prescreen."""
+"""The batched replay equals the bar-by-bar path: quality gate, fused loop, synthetic and recorded heatmaps, prescreen."""
 
 from __future__ import annotations
 
@@ -64,18 +64,25 @@ def test_batched_replay_equals_bar_by_bar(shared_data: Path) -> None:
 
 
 @pytest.mark.shared_data
-def test_prescreen_changes_no_engine_output(shared_data: Path, tmp_path: Path) -> None:
+def test_fused_loop_and_stepwise_paths_write_the_same_log(shared_data: Path, tmp_path: Path) -> None:
+    """The fused numba loop, ``Decider.step`` with the prescreen and without it: byte-identical signal
+    logs (signals and every rejected candidate, in order), counts and the clusters kept for the report."""
     s = Settings()
     data = MarketData.load(SYMBOL, files(shared_data), start=START, end=START + timedelta(days=2),
                            warmup=timedelta(hours=6))
     rows = SyntheticRows(data, SyntheticParams.from_settings(s.synthetic))
-    logs = {}
-    for screen in (True, False):
-        path = tmp_path / f"log-{screen}.jsonl"
+    keep_from = int(data.close_ns[data.valid][-1] - 6 * 3600e9)
+    runs = {}
+    for name, options in {"fused": {}, "screened": {"fused": False},
+                          "plain": {"fused": False, "prescreen": False}}.items():
+        path = tmp_path / f"log-{name}.jsonl"
         with SignalLogWriter(path, fsync="never") as log:
-            out = replay(data, rows, s, log=log, prescreen=screen)
-        logs[screen] = (path.read_bytes(), out.candidate_bars)
-    assert logs[True] == logs[False] and logs[True][0].count(b"\n") > 10
+            out = replay(data, rows, s, log=log, keep_clusters_from_ns=keep_from, **options)
+        runs[name] = (path.read_bytes(), out.candidate_bars, out.rejected, out.suppressed, out.engine_bars,
+                      [c.to_dict() for c in out.clusters])
+    assert runs["fused"] == runs["screened"] == runs["plain"]
+    log_bytes, _, rejected, suppressed, _, clusters = runs["fused"]
+    assert log_bytes.count(b"\n") > 10 and rejected > 10 and suppressed > 10 and len(clusters) > 72
 
 
 @pytest.mark.shared_data

@@ -125,3 +125,10 @@ def test_config_show_masks_secrets(run_cli, monkeypatch: pytest.MonkeyPatch) -> 
     doc = json.loads(out)
     assert doc["exchange"]["api_secret"] == "**********"
     assert "very-secret-value-123" not in out + err
+
+
+def test_shared_data_variable_is_not_a_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``LIQBOT_SHARED_DATA`` points tests and benchmarks at the market data; settings must accept it."""
+    monkeypatch.setenv("LIQBOT_SHARED_DATA", str(tmp_path))
+    monkeypatch.setenv("LIQBOT_CLUSTERS__BIN_PCT", "0.2")
+    assert load_settings(env_file=None).clusters.bin_pct == 0.2

@@ -1,4 +1,4 @@
-"""Pure vectorized kernel: heatmap levels -> clusters, as a structure of arrays.
+"""Heatmap levels -> clusters, as a structure of arrays (computed by ``kernel_group.group_kernel``).
 
 Per side, on the levels holding USD (both sides go through one pass: the short levels are laid
 out after the long ones, too far apart to touch):
@@ -34,10 +34,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.signal import find_peaks, peak_prominences
 
-from bot.clusters.strength import quantile
-from bot.clusters.tiers import DistanceTable, TierInfo, dominant_tiers, formula_table
+from bot.clusters.kernel import kernel_params
+from bot.clusters.kernel_group import (G_CORE, G_DIST_PCT, G_FIRST, G_HIGH, G_LAST, G_LEVEL, G_LOW, G_NLEV, G_SIDE,
+                                       G_TIER, G_USD, group_kernel)
+from bot.clusters.tiers import DistanceTable, TierInfo, formula_table
 from bot.domain import Side
 from bot.errors import DataError
 
@@ -46,8 +47,8 @@ if TYPE_CHECKING:
 
 LONG, SHORT = np.int8(0), np.int8(1)
 SIDES: tuple[Side, Side] = (Side.LONG, Side.SHORT)
-_POS_DECIMALS = 9       # positions are rounded so float noise cannot move a boundary
-_PROFILE_SCALE = 1e12   # the profile is quantized to integers relative to its maximum
+_NO_TIERS = np.empty(0)
+_NO_TIER_USD = np.empty((0, 0))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -78,6 +79,37 @@ class ClusterArrays:
         """A new ClusterArrays holding only the rows selected by ``keep`` (mask or indices)."""
         return ClusterArrays(**{name: getattr(self, name)[keep] for name in self.__slots__})
 
+    @classmethod
+    def from_rows(cls, rows: np.ndarray) -> "ClusterArrays":
+        """From ``group_kernel`` output rows (columns ``G_*``)."""
+        return cls(side=rows[:, G_SIDE].astype(np.int8), price_level=rows[:, G_LEVEL].copy(),
+                   usd=rows[:, G_USD].copy(), price_low=rows[:, G_LOW].copy(), price_high=rows[:, G_HIGH].copy(),
+                   leverage_tier=rows[:, G_TIER].copy(), distance_pct=rows[:, G_DIST_PCT].copy(),
+                   first_level=rows[:, G_FIRST].astype(np.intp), last_level=rows[:, G_LAST].astype(np.intp),
+                   n_levels=rows[:, G_NLEV].astype(np.intp), is_core=rows[:, G_CORE] > 0)
+
+
+def tier_arrays(tier_info: TierInfo | None, distances: DistanceTable) -> tuple[np.ndarray, ...]:
+    """The kernel's tier arguments (tier_lev, tier_long, tier_short, dist_lev, dist_logd) as float64."""
+    f64 = np.ascontiguousarray
+    if tier_info is None:
+        lev, long, short = _NO_TIERS, _NO_TIER_USD, _NO_TIER_USD
+    else:
+        lev, long, short = (f64(a, dtype=np.float64) for a in (tier_info.leverages, tier_info.long, tier_info.short))
+    return (lev, long, short, f64(distances.leverages, dtype=np.float64),
+            f64(distances.log_distance, dtype=np.float64))
+
+
+def level_arrays(prices: Any, long_usd: Any, short_usd: Any, price: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated writable float64 copies of a snapshot's level arrays (one kernel specialisation)."""
+    arrays = tuple(np.array(a, dtype=np.float64, copy=True, order="C") for a in (prices, long_usd, short_usd))
+    p, lo, sh = arrays
+    if not (p.ndim == 1 and p.shape == lo.shape == sh.shape):
+        raise DataError("prices, long_usd and short_usd must be 1-D arrays of one length", field="levels")
+    if not (np.isfinite(price) and price > 0):
+        raise DataError(f"must be a finite positive number, got {price!r}", field="price")
+    return p, lo, sh
+
 
 def group_levels(prices: Any, long_usd: Any, short_usd: Any, price: float, settings: "ClusterSettings", *,
                  tier_info: TierInfo | None = None, distances: DistanceTable | None = None) -> ClusterArrays:
@@ -86,135 +118,10 @@ def group_levels(prices: Any, long_usd: Any, short_usd: Any, price: float, setti
     ``prices`` ascend strictly; ``long_usd``/``short_usd`` are >= 0 and the same length.
     ``leverage_tier`` is the dominant tier from ``tier_info`` when given, else implied from the
     distance to ``price`` with ``distances`` (default: the formula over ``settings.implied_tiers``
-    with ``settings.implied_mmr``).
+    with ``settings.implied_mmr``). Computed by ``kernel_group.group_kernel``.
     """
-    p = np.ascontiguousarray(prices, dtype=np.float64)
-    sides_usd = (np.ascontiguousarray(long_usd, dtype=np.float64), np.ascontiguousarray(short_usd, dtype=np.float64))
-    if not (p.ndim == 1 and p.shape == sides_usd[0].shape == sides_usd[1].shape):
-        raise DataError("prices, long_usd and short_usd must be 1-D arrays of one length", field="levels")
-    if not (np.isfinite(price) and price > 0):
-        raise DataError(f"must be a finite positive number, got {price!r}", field="price")
+    p, lo, sh = level_arrays(prices, long_usd, short_usd, price)
     if distances is None:
         distances = formula_table(tuple(float(t) for t in settings.implied_tiers), float(settings.implied_mmr))
-    lp = np.log(p)
-    w_bin = float(np.log1p(settings.bin_pct / 100.0))
-    width = max(w_bin, quantile(np.diff(lp), 0.5)) if p.size > 1 else w_bin
-    idx, side, us, starts, core = _segment(lp, sides_usd, width, settings.gap_bins, settings.smooth_bins,
-                                           settings.core_frac)
-    out = _aggregate(p, us, idx, side, starts, core, price, distances, tier_info)
-    order = np.lexsort((out.side, out.price_level))
-    if settings.min_cluster_usd > 0:
-        order = order[out.usd[order] >= settings.min_cluster_usd]
-    return out.take(order)
-
-
-def _segment(lp: np.ndarray, sides_usd: tuple[np.ndarray, np.ndarray], width: float, gap_bins: int,
-             smooth_bins: int, core_frac: float) -> tuple[np.ndarray, ...]:
-    """Both sides in one pass: the short levels are laid out after the long ones, far enough
-    apart that they never touch. Returns (level index, side and USD per level, cluster starts,
-    is-core per cluster)."""
-    pad = smooth_bins + 2
-    per_side = [np.flatnonzero(usd > 0) for usd in sides_usd]
-    pos_parts, offset = [], 0.0
-    for idx in per_side:
-        local = (lp[idx] - lp[idx[0]]) / width if idx.size else np.empty(0)
-        pos_parts.append(local + offset)
-        if idx.size:  # integer offset: the bins of the second side keep their own alignment
-            offset = float(np.ceil(local[-1])) + offset + gap_bins + 2 * pad + 4
-    idx = np.concatenate(per_side)
-    side = np.repeat(np.array([LONG, SHORT]), [per_side[0].size, per_side[1].size])
-    us = np.where(side == SHORT, sides_usd[1][idx], sides_usd[0][idx])
-    if idx.size == 0:
-        return idx, side, us, np.empty(0, np.intp), np.empty(0, bool)
-    pos = np.round(np.concatenate(pos_parts), _POS_DECIMALS) + pad
-    new_run = np.empty(idx.size, bool)
-    new_run[0] = True
-    # round(dx) - 1 empty bins lie between two levels; rounding keeps a misaligned grid whole
-    new_run[1:] = np.diff(pos) >= gap_bins + 1.5
-    profile = _profile(pos, us, new_run, pad, smooth_bins)
-    at_level = np.interp(pos, np.arange(profile.size, dtype=np.float64), profile)
-    basin = np.searchsorted(_valley_cuts(profile, core_frac), pos, side="left")
-    piece_start = new_run.copy()
-    piece_start[1:] |= basin[1:] != basin[:-1]
-    piece_starts = np.flatnonzero(piece_start)
-    height = np.repeat(np.maximum.reduceat(at_level, piece_starts), np.diff(np.append(piece_starts, idx.size)))
-    core = at_level >= core_frac * height
-    boundary = new_run.copy()
-    boundary[1:] |= core[1:] != core[:-1]
-    boundary[1:] |= core[1:] & piece_start[1:]
-    starts = np.flatnonzero(boundary)
-    return idx, side, us, starts, core[starts]
-
-
-def _profile(pos: np.ndarray, us: np.ndarray, new_run: np.ndarray, pad: int, smooth_bins: int) -> np.ndarray:
-    """Cloud-in-cell deposit of USD on bins, tolerated holes filled, triangular smoothing,
-    quantized to kill float noise.
-
-    An empty bin inside a run (a gap of at most ``gap_bins``) takes the lower of its two
-    neighbouring values: a tolerated hole then neither splits a cluster nor lifts its lower side.
-    """
-    b0 = np.floor(pos).astype(np.intp)
-    frac = pos - b0
-    nbins = int(b0[-1]) + pad + 2
-    prof = np.bincount(b0, us * (1.0 - frac), minlength=nbins) + np.bincount(b0 + 1, us * frac, minlength=nbins)
-    # bins spanned by each run: from the first level's bin to the last level's upper bin
-    run_first = np.flatnonzero(new_run)
-    run_last = np.append(run_first[1:], pos.size) - 1
-    inside = np.zeros(nbins + 1, np.intp)
-    np.add.at(inside, b0[run_first], 1)
-    np.add.at(inside, np.ceil(pos[run_last]).astype(np.intp) + 1, -1)
-    hole = (np.cumsum(inside[:-1]) > 0) & (prof <= 0)
-    if hole.any():
-        filled = np.flatnonzero(prof > 0)
-        at = np.searchsorted(filled, np.flatnonzero(hole))
-        prof[hole] = np.minimum(prof[filled[at - 1]], prof[filled[at]])
-    if smooth_bins > 0:
-        kern = (smooth_bins + 1.0) - np.abs(np.arange(-smooth_bins, smooth_bins + 1, dtype=np.float64))
-        prof = np.convolve(prof, kern / kern.sum(), mode="same")
-    top = prof.max()
-    return np.round(prof * (_PROFILE_SCALE / top)) if top > 0 else prof
-
-
-def _valley_cuts(profile: np.ndarray, core_frac: float) -> np.ndarray:
-    """Bin positions of the lowest point between consecutive significant peaks (ascending)."""
-    peaks, _ = find_peaks(profile)
-    if peaks.size < 2:
-        return np.empty(0)
-    prom = peak_prominences(profile, peaks)[0]
-    peaks = peaks[prom >= (1.0 - core_frac) * profile[peaks]]
-    if peaks.size < 2:
-        return np.empty(0)
-    # argmin of the profile on each span [peak_i, peak_i+1): label the bins, sort by (span, value)
-    span = np.zeros(profile.size, np.intp)
-    span[peaks] = 1
-    span = np.cumsum(span)
-    inside = (span >= 1) & (span < peaks.size)
-    bins = np.flatnonzero(inside)
-    order = np.lexsort((profile[bins], span[bins]))
-    first = np.ones(order.size, bool)
-    first[1:] = span[bins[order[1:]]] != span[bins[order[:-1]]]
-    return bins[order[first]].astype(np.float64)
-
-
-def _aggregate(prices: np.ndarray, us: np.ndarray, idx: np.ndarray, side: np.ndarray, starts: np.ndarray,
-               core: np.ndarray, price: float, distances: DistanceTable,
-               tier_info: TierInfo | None) -> ClusterArrays:
-    """Sum each cluster's raw levels: USD, USD-weighted price, extent, tier, distance."""
-    p = prices[idx]
-    if starts.size == 0:
-        empty_f, empty_i = np.empty(0), np.empty(0, np.intp)
-        return ClusterArrays(np.empty(0, np.int8), empty_f, empty_f, empty_f, empty_f, empty_f, empty_f,
-                             empty_i, empty_i, empty_i, np.empty(0, bool))
-    total = np.add.reduceat(us, starts)
-    ends = np.append(starts[1:], idx.size) - 1
-    # the weighted mean can leave [low, high] by one ulp; clamp so the extent always holds it
-    level = np.clip(np.add.reduceat(us * p, starts) / total, p[starts], p[ends])
-    distance = np.abs(level / price - 1.0)
-    is_short = side[starts] == SHORT
-    if tier_info is not None:
-        tier = dominant_tiers(tier_info, side == SHORT, idx, starts)
-    else:
-        tier = distances.pick(distance, is_short)
-    return ClusterArrays(side=side[starts], price_level=level, usd=total, price_low=p[starts], price_high=p[ends],
-                         leverage_tier=tier, distance_pct=distance * 100.0, first_level=idx[starts],
-                         last_level=idx[ends], n_levels=ends - starts + 1, is_core=core)
+    rows = group_kernel(p, lo, sh, float(price), kernel_params(settings), *tier_arrays(tier_info, distances))
+    return ClusterArrays.from_rows(rows)

@@ -17,9 +17,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from bot.clusters.kernel import quantile_kernel, ring_push, strength_reference, strength_values
+
 
 class StrengthReference:
-    """Rolling quantile reference of past cluster sizes (a fixed-size ring buffer)."""
+    """Rolling quantile reference of past cluster sizes (a fixed-size ring buffer; numba kernels)."""
 
     def __init__(self, window: int, quantile: float, sizes: Sequence[float] = ()) -> None:
         self._q = float(quantile)
@@ -34,35 +36,20 @@ class StrengthReference:
 
     def reference(self, current: np.ndarray) -> float:
         """The quantile of past sizes, or of ``current`` when there is no history (cold start)."""
-        sample = self._buf[: self._n] if self._n else np.asarray(current, dtype=np.float64)
-        return quantile(sample, self._q) if sample.size else 0.0
+        return float(strength_reference(self._buf, self._n, _f64(current), self._q))
 
     def strengths(self, usd: np.ndarray) -> np.ndarray:
         """USD / reference, clipped to [0, 1] (0 when the reference is 0)."""
-        usd = np.asarray(usd, dtype=np.float64)
-        ref = self.reference(usd)
-        if ref <= 0:
-            return np.zeros(usd.size)
-        return np.clip(usd / ref, 0.0, 1.0)
+        usd = _f64(usd)
+        return strength_values(usd, strength_reference(self._buf, self._n, usd, self._q))
 
     def push(self, usd: np.ndarray) -> None:
         """Append sizes, dropping the oldest beyond the window."""
-        usd = np.asarray(usd, dtype=np.float64).ravel()
-        size = self._buf.size
-        if usd.size >= size:
-            self._buf[:] = usd[-size:]
-            self._n, self._pos = size, 0
-            return
-        slots = (self._pos + np.arange(usd.size)) % size
-        self._buf[slots] = usd
-        self._pos = (self._pos + usd.size) % size
-        self._n = min(self._n + usd.size, size)
+        self._n, self._pos = ring_push(self._buf, self._n, self._pos, _f64(usd))
 
     def sizes(self) -> list[float]:
         """The held sizes, oldest first."""
-        if self._n < self._buf.size:
-            return self._buf[: self._n].tolist()
-        return np.roll(self._buf, -self._pos).tolist()
+        return ring_sizes(self._buf, self._n, self._pos).tolist()
 
     def state(self) -> dict[str, Any]:
         """JSON-ready state; ``from_state`` restores an identical reference."""
@@ -74,11 +61,17 @@ class StrengthReference:
         return cls(window, quantile, state.get("sizes", ()))
 
 
+def ring_sizes(ring: np.ndarray, n: int, pos: int) -> np.ndarray:
+    """The sizes a ring holds, oldest first."""
+    if n < ring.size:
+        return ring[:n].copy()
+    return np.roll(ring, -pos)
+
+
 def quantile(values: np.ndarray, q: float) -> float:
-    """``np.quantile(values, q)`` (linear interpolation) by one partial sort, without its overhead."""
-    k = q * (values.size - 1)
-    lo = int(k)
-    if lo + 1 >= values.size:
-        return float(np.partition(values, lo)[lo])
-    part = np.partition(values, (lo, lo + 1))
-    return float(part[lo] + (k - lo) * (part[lo + 1] - part[lo]))
+    """``np.quantile(values, q)`` (linear interpolation), computed by the numba kernel."""
+    return float(quantile_kernel(_f64(values), float(q)))
+
+
+def _f64(values: Any) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.float64).ravel()

@@ -21,6 +21,9 @@ from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from numba import njit
+
+from bot.clusters.kernel_group import pick_tier
 
 DEFAULT_TIERS: tuple[float, ...] = (5.0, 10.0, 20.0, 25.0, 50.0, 75.0, 100.0, 125.0)
 DEFAULT_MMR = 0.004  # Binance BTCUSDT first bracket (notional < 50k USD)
@@ -51,13 +54,11 @@ class DistanceTable:
 
     def pick(self, distance_frac: np.ndarray, is_short: np.ndarray) -> np.ndarray:
         """Nearest candidate leverage (by log distance) for each cluster distance (fraction, >= 0)."""
-        dist = np.asarray(distance_frac, dtype=np.float64)
-        if dist.size == 0:
-            return np.empty(0)
         # a cluster sitting on the price reads as the highest leverage, never as log(0)
-        logd = np.log(np.maximum(dist, 1e-12))[:, None]
-        rows = self.log_distance[np.asarray(is_short, np.intp)]
-        return self.leverages[np.argmin(np.abs(logd - rows), axis=1)]
+        return pick_tiers(np.ascontiguousarray(distance_frac, dtype=np.float64).ravel(),
+                          np.ascontiguousarray(is_short, dtype=np.int64).ravel(),
+                          np.ascontiguousarray(self.leverages, dtype=np.float64),
+                          np.ascontiguousarray(self.log_distance, dtype=np.float64))
 
 
 def liquidation_distance(leverage: np.ndarray, mmr: float, short: bool) -> np.ndarray:
@@ -88,9 +89,39 @@ def implied_tiers(distance_frac: np.ndarray, is_short: np.ndarray, tiers: Sequen
 
 def dominant_tiers(info: TierInfo, level_is_short: np.ndarray, level_idx: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Tier holding the most USD in each cluster (clusters = runs ``starts`` over ``level_idx``)."""
-    per_tier = np.where(level_is_short[None, :], info.short[:, level_idx], info.long[:, level_idx])
-    sums = np.add.reduceat(per_tier, starts, axis=1)
-    return info.leverages[np.argmax(sums, axis=0)]
+    return dominant_tiers_kernel(np.ascontiguousarray(level_is_short, dtype=np.int64),
+                                 np.ascontiguousarray(level_idx, dtype=np.int64),
+                                 np.ascontiguousarray(starts, dtype=np.int64),
+                                 *(np.ascontiguousarray(a, dtype=np.float64) for a in (info.leverages, info.long,
+                                                                                       info.short)))
+
+
+@njit(cache=True)
+def pick_tiers(distance_frac: np.ndarray, is_short: np.ndarray, leverages: np.ndarray,
+               log_distance: np.ndarray) -> np.ndarray:
+    """``DistanceTable.pick`` over arrays (the same ``pick_tier`` the grouping kernel calls)."""
+    out = np.empty(distance_frac.size)
+    for i in range(distance_frac.size):
+        out[i] = pick_tier(distance_frac[i], is_short[i], leverages, log_distance)
+    return out
+
+
+@njit(cache=True)
+def dominant_tiers_kernel(level_is_short: np.ndarray, level_idx: np.ndarray, starts: np.ndarray,
+                          leverages: np.ndarray, long: np.ndarray, short: np.ndarray) -> np.ndarray:
+    """``dominant_tiers`` over arrays: per run of ``starts``, the tier with the most USD (first on ties)."""
+    out = np.empty(starts.size)
+    for c in range(starts.size):
+        end = starts[c + 1] if c + 1 < starts.size else level_idx.size
+        best, at = -np.inf, 0
+        for t in range(leverages.size):
+            acc = 0.0
+            for k in range(starts[c], end):
+                acc += short[t, level_idx[k]] if level_is_short[k] else long[t, level_idx[k]]
+            if acc > best:
+                best, at = acc, t
+        out[c] = leverages[at]
+    return out
 
 
 def tiers_from_assumptions(assumptions: Mapping[str, Any], n_levels: int, tiers: Sequence[float],

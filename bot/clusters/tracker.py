@@ -17,25 +17,32 @@ One tracker per symbol; feed it snapshots in time order. Per update:
    of the whole map send every cluster to its own successor (a greedy nearest-first match
    swaps neighbours when the shift exceeds half their spacing). Broken clusters never
    re-match; a cluster with no partner gets a new id: a short hash of (symbol, side, birth
-   log-bin, birth ts).
+   log-bin, birth ts, salt) (``make_cluster_id``).
 4. Broken clusters are returned (inactive) until ``broken_retention_s`` after ``broken_at``.
+
+All of it runs in one numba call (``kernel_track.track_update``) over the tracker's state arrays;
+this class validates input, turns rows into ``Cluster`` objects and keeps the key -> id map.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
-from bot.clusters.grouping import SIDES, ClusterArrays, group_levels
-from bot.clusters.strength import StrengthReference
-from bot.clusters.tiers import DistanceTable, TierInfo, tiers_from_assumptions
-from bot.domain import Cluster, HeatmapSnapshot, Side, utc
+from bot.clusters.grouping import SIDES, ClusterArrays, group_levels, level_arrays, tier_arrays
+from bot.clusters.kernel import (F_DIST, F_HIGH, F_LEVEL, F_LOW, F_PEAK_STRENGTH, F_PEAK_USD, F_STRENGTH, F_TIER,
+                                 F_USD, I_ACTIVE, I_BROKEN_AT, I_FIRST_SEEN, I_KEY, I_LAST_SEEN, I_LAST_UPDATED,
+                                 I_LOG_BIN, I_SALT, I_SIDE, LOG_BIN_UNKNOWN, M_HAS_LAST, M_LAST_TS, M_N, M_NEXT_KEY,
+                                 M_RING_N, M_RING_POS, MF_LAST_PRICE, TrackerState, kernel_params, match_kernel,
+                                 new_state, ring_push)
+from bot.clusters.kernel_track import track_update
+from bot.clusters.strength import ring_sizes
+from bot.clusters.tiers import tiers_from_assumptions
+from bot.domain import Cluster, HeatmapSnapshot, Side, canonical_key, utc
 from bot.errors import DataError
 
 if TYPE_CHECKING:
@@ -43,6 +50,26 @@ if TYPE_CHECKING:
 
 STATE_VERSION = 1
 _SIDE_CODE = {Side.LONG: 0, Side.SHORT: 1}
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
+_NAN = float("nan")
+
+
+def to_ns(ts: datetime) -> int:
+    """An aware datetime as int64 ns since the epoch (datetimes hold microseconds: exact)."""
+    return (utc(ts) - _EPOCH) // _US * 1000
+
+
+def from_ns(ns: int) -> datetime:
+    """Inverse of ``to_ns`` (aware UTC, truncated to microseconds)."""
+    return _EPOCH + timedelta(microseconds=int(ns) // 1000)
+
+
+def make_cluster_id(symbol: str, side_code: int, log_bin: int, birth_ns: int, salt: int) -> str:
+    """The id of a cluster born at ``birth_ns`` in log-bin ``log_bin``: 12 hex digits of blake2b."""
+    base = f"{symbol}|{SIDES[int(side_code)].value}|{int(log_bin)}|{from_ns(birth_ns).isoformat()}"
+    text = base if salt == 0 else f"{base}|{int(salt)}"
+    return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
 
 
 class ClusterTracker:
@@ -51,12 +78,25 @@ class ClusterTracker:
     def __init__(self, settings: "ClusterSettings", symbol: str) -> None:
         self.settings = settings
         self.symbol = symbol
-        self._active: list[Cluster] = []
-        self._broken: list[Cluster] = []
-        self._last_ts: datetime | None = None
-        self._last_price: float | None = None
-        self._strength = StrengthReference(settings.strength_window, settings.strength_quantile)
-        self._tiers: tuple[Any, int, tuple[TierInfo | None, DistanceTable]] | None = None
+        self._params = kernel_params(settings)
+        self._state = new_state(settings)
+        self._ids: dict[int, str] = {}
+        self._times: dict[int, datetime] = {}
+        self._tiers: tuple[Any, int, tuple[np.ndarray, ...]] | None = None
+
+    @property
+    def kernel_state(self) -> TrackerState:
+        """The state arrays ``track_update`` advances (layout in ``bot.clusters.kernel``)."""
+        return self._state
+
+    @property
+    def params(self) -> np.ndarray:
+        """The kernel parameter array of this tracker's settings (``kernel_params``)."""
+        return self._params
+
+    def load_kernel_state(self, state: TrackerState) -> None:
+        """Adopt arrays advanced elsewhere (e.g. by a fused loop that started from ``kernel_state``)."""
+        self._state = TrackerState(*state)
 
     def update(self, snapshot: HeatmapSnapshot, bar_high: float | None = None,
                bar_low: float | None = None) -> list[Cluster]:
@@ -65,113 +105,111 @@ class ClusterTracker:
         ``bar_high``/``bar_low``: the range traded in the bar that ended at ``snapshot.ts`` when
         known; without them breaks are inferred from the snapshot price crossing a level.
         """
-        ts, price = snapshot.ts, float(snapshot.price)
-        self._check(snapshot, bar_high, bar_low)
-        survivors = self._apply_breaks(ts, price, bar_high, bar_low)
-        arrays = self.group(snapshot)
-        strength = self._strength.strengths(arrays.usd)
-        self._strength.push(arrays.usd)
-        partner = match_clusters(
-            np.array([_SIDE_CODE[c.side] for c in survivors], np.int8),
-            np.array([c.price_level for c in survivors]), arrays.side, arrays.price_level,
-            math.log1p(self.settings.match_pct / 100.0))
-        self._active = self._build(arrays, strength, partner, survivors, ts)
-        self._last_ts, self._last_price = ts, price
-        return sorted([*self._active, *self._broken], key=lambda c: (c.price_level, c.side.value, c.cluster_id))
+        ts_ns = to_ns(snapshot.ts)
+        self._check(snapshot, ts_ns, bar_high, bar_low)
+        prices, long_usd, short_usd = level_arrays(snapshot.prices, snapshot.long_usd, snapshot.short_usd,
+                                                   snapshot.price)
+        cf, ci, meta, meta_f, ring = self._state
+        _, cf, ci = track_update(cf, ci, meta, meta_f, ring, self._params, prices, long_usd, short_usd,
+                                 float(snapshot.price), ts_ns, _NAN if bar_high is None else float(bar_high),
+                                 _NAN if bar_low is None else float(bar_low), *self._tier_arrays(snapshot))
+        self._state = TrackerState(cf, ci, meta, meta_f, ring)
+        return self.clusters()
+
+    def clusters(self) -> list[Cluster]:
+        """The clusters the state holds (active and retained broken), by (price level, side, id)."""
+        cf, ci, meta = self._state.cf, self._state.ci, self._state.meta
+        n = int(meta[M_N])
+        rows_f, rows_i = cf[:n], ci[:n]
+        typical = self.settings.typical_position_usd
+        out = []
+        for f, i in zip(rows_f.tolist(), rows_i.tolist()):
+            usd = f[F_USD]
+            broken = i[I_BROKEN_AT]
+            out.append(Cluster(
+                cluster_id=self.cluster_id(i[I_KEY]), price_level=f[F_LEVEL], side=SIDES[i[I_SIDE]],
+                leverage_tier=f[F_TIER], open_interest=usd, liquidation_count=int(round(usd / typical)),
+                strength=f[F_STRENGTH], distance_from_price=f[F_DIST], active=i[I_ACTIVE] == 1,
+                first_seen=self._time(i[I_FIRST_SEEN]), last_seen=self._time(i[I_LAST_SEEN]),
+                last_updated=self._time(i[I_LAST_UPDATED]), price_low=f[F_LOW], price_high=f[F_HIGH],
+                broken_at=self._time(broken) if broken >= 0 else None, peak_open_interest=f[F_PEAK_USD],
+                peak_strength=f[F_PEAK_STRENGTH]))
+        level, side = rows_f[:, F_LEVEL], rows_i[:, I_SIDE]
+        if n > 1 and np.any((level[1:] == level[:-1]) & (side[1:] == side[:-1])):
+            out.sort(key=canonical_key)  # ties at one price and side: by birth, then id
+        if len(self._ids) > 2 * n + 256:
+            self._ids = {k: self._ids[k] for k in rows_i[:, I_KEY].tolist() if k in self._ids}
+        return out
+
+    def cluster_id(self, key: int) -> str:
+        """The string id of the held cluster with int64 ``key`` (KeyError if the state holds none)."""
+        cid = self._ids.get(key)
+        if cid is None:
+            ci = self._state.ci[: int(self._state.meta[M_N])]
+            row = ci[np.flatnonzero(ci[:, I_KEY] == key)[0]]
+            cid = make_cluster_id(self.symbol, row[I_SIDE], row[I_LOG_BIN], row[I_FIRST_SEEN], row[I_SALT])
+            self._ids[key] = cid
+        return cid
+
+    def _time(self, ns: int) -> datetime:
+        ts = self._times.get(ns)
+        if ts is None:
+            if len(self._times) > 4096:
+                self._times.clear()
+            ts = self._times[ns] = from_ns(ns)
+        return ts
 
     def group(self, snapshot: HeatmapSnapshot) -> ClusterArrays:
         """The snapshot's clusters as arrays (no state change): tier data from its assumptions."""
-        cached = self._tiers
-        if cached is not None and cached[0] is snapshot.assumptions and cached[1] == len(snapshot):
-            info, distances = cached[2]
-        else:  # snapshots of one source share one assumptions object: parse it once
-            info, distances = tiers_from_assumptions(snapshot.assumptions, len(snapshot), self.settings.implied_tiers,
-                                                     self.settings.implied_mmr)
-            self._tiers = (snapshot.assumptions, len(snapshot), (info, distances))
+        info, distances = tiers_from_assumptions(snapshot.assumptions, len(snapshot), self.settings.implied_tiers,
+                                                 self.settings.implied_mmr)
         return group_levels(snapshot.prices, snapshot.long_usd, snapshot.short_usd, snapshot.price,
                             self.settings, tier_info=info, distances=distances)
 
-    def _check(self, snapshot: HeatmapSnapshot, bar_high: float | None, bar_low: float | None) -> None:
+    def _tier_arrays(self, snapshot: HeatmapSnapshot) -> tuple[np.ndarray, ...]:
+        cached = self._tiers
+        # snapshots of one source share one assumptions object (or have none): parse it once
+        source = snapshot.assumptions if snapshot.assumptions else None
+        if cached is not None and cached[0] is source and (source is None or cached[1] == len(snapshot)):
+            return cached[2]
+        info, distances = tiers_from_assumptions(snapshot.assumptions, len(snapshot), self.settings.implied_tiers,
+                                                 self.settings.implied_mmr)
+        arrays = tier_arrays(info, distances)
+        self._tiers = (source, len(snapshot), arrays)
+        return arrays
+
+    def _check(self, snapshot: HeatmapSnapshot, ts_ns: int, bar_high: float | None, bar_low: float | None) -> None:
         if snapshot.symbol != self.symbol:
             raise DataError(f"tracker is for {self.symbol}, got {snapshot.symbol}", field="symbol")
-        if self._last_ts is not None and snapshot.ts < self._last_ts:
+        meta = self._state.meta
+        if meta[M_HAS_LAST] and ts_ns < meta[M_LAST_TS]:
             raise DataError(f"snapshots must come in time order: {snapshot.ts.isoformat()} after "
-                            f"{self._last_ts.isoformat()}", field="ts")
+                            f"{from_ns(meta[M_LAST_TS]).isoformat()}", field="ts")
         for name, value in (("bar_high", bar_high), ("bar_low", bar_low)):
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise DataError(f"must be a finite positive number, got {value!r}", field=name)
         if bar_high is not None and bar_low is not None and bar_high < bar_low:
             raise DataError(f"bar_high {bar_high!r} is below bar_low {bar_low!r}", field="bar_high")
 
-    def _apply_breaks(self, ts: datetime, price: float, bar_high: float | None,
-                      bar_low: float | None) -> list[Cluster]:
-        """Break the previous active clusters the bar crossed; expire old broken ones; return the rest."""
-        prev = self._last_price if self._last_price is not None else price
-        low = bar_low if bar_low is not None else min(prev, price)
-        high = bar_high if bar_high is not None else max(prev, price)
-        survivors, broken = [], []
-        for c in self._active:
-            crossed = low <= c.price_level if c.side is Side.LONG else high >= c.price_level
-            (broken if crossed else survivors).append(c)
-        keep_s = self.settings.broken_retention_s
-        retained = [c for c in self._broken if c.broken_at is not None and (ts - c.broken_at).total_seconds() <= keep_s]
-        newly = [replace(c, active=False, broken_at=ts, last_updated=ts) for c in broken]
-        self._broken = [replace(c, distance_from_price=abs(c.price_level / price - 1.0) * 100.0)
-                        for c in [*retained, *newly]]
-        return survivors
-
-    def _build(self, arrays: ClusterArrays, strength: np.ndarray, partner: np.ndarray, survivors: list[Cluster],
-               ts: datetime) -> list[Cluster]:
-        """Cluster objects of this snapshot: inherited id and first_seen, or a new id."""
-        taken = {c.cluster_id for c in (*self._broken, *survivors)}
-        out = []
-        rows = zip(arrays.side.tolist(), arrays.price_level.tolist(), arrays.usd.tolist(), strength.tolist(),
-                   arrays.leverage_tier.tolist(), arrays.distance_pct.tolist(), arrays.price_low.tolist(),
-                   arrays.price_high.tolist(), partner.tolist())
-        for code, level, usd, strong, tier, dist, low, high, j in rows:
-            side = SIDES[code]
-            if j < 0:
-                cid = self._new_id(side, level, ts, taken)
-                first_seen = last_updated = ts
-                peak_usd = peak_strength = 0.0
-                taken.add(cid)
-            else:
-                old = survivors[j]
-                cid, first_seen = old.cluster_id, old.first_seen
-                peak_usd, peak_strength = old.peak_open_interest, old.peak_strength
-                same = math.isclose(usd, old.open_interest, rel_tol=1e-9) and math.isclose(level, old.price_level,
-                                                                                           rel_tol=1e-12)
-                last_updated = old.last_updated if same else ts
-            out.append(Cluster(cluster_id=cid, price_level=level, side=side, leverage_tier=tier, open_interest=usd,
-                               liquidation_count=int(round(usd / self.settings.typical_position_usd)),
-                               strength=strong, distance_from_price=dist, active=True, first_seen=first_seen,
-                               last_seen=ts, last_updated=last_updated, price_low=low, price_high=high,
-                               peak_open_interest=peak_usd, peak_strength=peak_strength))
-        return out
-
-    def _new_id(self, side: Side, level: float, ts: datetime, taken: set[str]) -> str:
-        log_bin = math.floor(math.log(level) / math.log1p(self.settings.bin_pct / 100.0))
-        base = f"{self.symbol}|{side.value}|{log_bin}|{ts.isoformat()}"
-        salt = 0
-        while True:
-            text = base if salt == 0 else f"{base}|{salt}"
-            cid = hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
-            if cid not in taken:
-                return cid
-            salt += 1
-
     def state(self) -> dict[str, Any]:
         """JSON-serializable state; ``from_state`` resumes exactly where this tracker is."""
+        meta = self._state.meta
+        held = [_cluster_state(c) for c in self.clusters()]
         return {"version": STATE_VERSION, "symbol": self.symbol,
-                "last_ts": self._last_ts.isoformat() if self._last_ts else None,
-                "last_price": self._last_price,
-                "active": [_cluster_state(c) for c in self._active],
-                "broken": [_cluster_state(c) for c in self._broken],
-                "strength": self._strength.state()}
+                "last_ts": from_ns(meta[M_LAST_TS]).isoformat() if meta[M_HAS_LAST] else None,
+                "last_price": float(self._state.meta_f[MF_LAST_PRICE]) if meta[M_HAS_LAST] else None,
+                "active": [d for d in held if d["active"]],
+                "broken": [d for d in held if not d["active"]],
+                "strength": {"sizes": ring_sizes(self._state.ring, int(meta[M_RING_N]),
+                                                 int(meta[M_RING_POS])).tolist()}}
 
     @classmethod
     def from_state(cls, settings: "ClusterSettings", symbol: str, state: dict[str, Any]) -> "ClusterTracker":
-        """Rebuild a tracker from ``state()``; a state of another symbol or version is a DataError."""
+        """Rebuild a tracker from ``state()``; a state of another symbol or version is a DataError.
+
+        Keys are assigned afresh; the birth log-bin of a restored cluster is unknown
+        (``LOG_BIN_UNKNOWN``), which only matters for the salt of an id born at the very same ts.
+        """
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
             raise DataError(f"unsupported tracker state version {state.get('version') if isinstance(state, dict) else state!r}",
                             field="version")
@@ -179,15 +217,34 @@ class ClusterTracker:
             raise DataError(f"state is for {state.get('symbol')!r}, not {symbol!r}", field="symbol")
         tracker = cls(settings, symbol)
         try:
-            tracker._last_ts = utc(datetime.fromisoformat(state["last_ts"])) if state["last_ts"] else None
-            tracker._last_price = state["last_price"]
-            tracker._active = [_cluster_from_state(d) for d in state["active"]]
-            tracker._broken = [_cluster_from_state(d) for d in state["broken"]]
+            last_ts = utc(datetime.fromisoformat(state["last_ts"])) if state["last_ts"] else None
+            last_price = state["last_price"]
+            held = [_cluster_from_state(d) for d in [*state["active"], *state["broken"]]]
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"malformed tracker state: {exc}", field="state") from None
-        tracker._strength = StrengthReference.from_state(settings.strength_window, settings.strength_quantile,
-                                                         state.get("strength", {}))
+        tracker._restore(held, last_ts, last_price, state.get("strength", {}).get("sizes", ()))
         return tracker
+
+    def _restore(self, held: list[Cluster], last_ts: datetime | None, last_price: float | None,
+                 sizes: Any) -> None:
+        cf, ci, meta, meta_f, ring = new_state(self.settings, max(256, len(held)))
+        held = sorted(held, key=canonical_key)
+        for key, c in enumerate(held):
+            self._ids[key] = c.cluster_id
+            cf[key, [F_LEVEL, F_USD, F_LOW, F_HIGH, F_STRENGTH, F_TIER, F_DIST, F_PEAK_USD, F_PEAK_STRENGTH]] = (
+                c.price_level, c.open_interest, c.price_low, c.price_high, c.strength, c.leverage_tier,
+                c.distance_from_price, c.peak_open_interest, c.peak_strength)
+            ci[key, [I_KEY, I_SIDE, I_ACTIVE, I_FIRST_SEEN, I_LAST_SEEN, I_LAST_UPDATED, I_BROKEN_AT, I_LOG_BIN,
+                     I_SALT]] = (key, _SIDE_CODE[c.side], int(c.active), to_ns(c.first_seen), to_ns(c.last_seen),
+                                 to_ns(c.last_updated), to_ns(c.broken_at) if c.broken_at else -1, LOG_BIN_UNKNOWN, 0)
+        meta[M_N] = meta[M_NEXT_KEY] = len(held)
+        if last_ts is not None:
+            meta[M_LAST_TS], meta[M_HAS_LAST] = to_ns(last_ts), 1
+            meta_f[MF_LAST_PRICE] = float(last_price if last_price is not None else _NAN)
+        sizes = np.asarray(sizes, dtype=np.float64).ravel()
+        if sizes.size:
+            meta[M_RING_N], meta[M_RING_POS] = ring_push(ring, 0, 0, sizes)
+        self._state = TrackerState(cf, ci, meta, meta_f, ring)
 
 
 def match_clusters(old_side: np.ndarray, old_level: np.ndarray, new_side: np.ndarray, new_level: np.ndarray,
@@ -195,21 +252,12 @@ def match_clusters(old_side: np.ndarray, old_level: np.ndarray, new_side: np.nda
     """For each new cluster, the index of its predecessor among the old ones, or -1.
 
     One-to-one, same side only, |log price ratio| <= ``max_log``; among admissible pairs the
-    assignment maximises the number of matches, then minimises the sum of squared log ratios.
+    matching maximises the sum of ``4 max_log^2 - d^2`` (``kernel.match_kernel``).
     """
-    out = np.full(new_level.size, -1, np.intp)
-    if old_level.size == 0 or new_level.size == 0:
-        return out
-    diff = np.log(new_level)[:, None] - np.log(old_level)[None, :]
-    ok = (new_side[:, None] == old_side[None, :]) & (np.abs(diff) <= max_log)
-    if not ok.any():
-        return out
-    # an inadmissible pair costs more than any admissible one, so it is only taken as a filler
-    cost = np.where(ok, diff * diff, 4.0 * max_log * max_log)
-    rows, cols = linear_sum_assignment(cost)
-    good = ok[rows, cols]
-    out[rows[good]] = cols[good]
-    return out
+    f64, i64 = np.float64, np.int64
+    return match_kernel(np.ascontiguousarray(old_side, i64), np.ascontiguousarray(old_level, f64),
+                        np.ascontiguousarray(new_side, i64), np.ascontiguousarray(new_level, f64),
+                        float(max_log)).astype(np.intp)
 
 
 _TS_FIELDS = ("first_seen", "last_seen", "last_updated", "broken_at")

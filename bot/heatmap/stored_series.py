@@ -16,6 +16,7 @@ from typing import Any, Iterator, Mapping, Protocol, Sequence, Union
 import numpy as np
 import pyarrow as pa
 
+from bot.clusters.kernel_group import bin_prices_kernel
 from bot.domain import Cluster, HeatmapSnapshot, HeatmapSource, Side, utc
 from bot.errors import DataError
 
@@ -177,8 +178,9 @@ def _dense_rows(series: ColumnarBatch, idx: np.ndarray) -> pa.Table:
     counts = hi - lo
     row = np.repeat(np.arange(idx.size), counts)
     col = ranges(lo, counts)
-    # same arithmetic as the model's level_prices, so prices match its snapshots bit for bit
-    prices = np.exp(((np.asarray(series.base)[idx][row] + col).astype(np.float64) + 0.5) * series.bin_width)
+    # the model's level_prices kernel (libm exp), so prices match its snapshots bit for bit
+    prices = bin_prices_kernel(np.ascontiguousarray(np.asarray(series.base)[idx][row] + col, dtype=np.int64),
+                               float(series.bin_width))
     offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
     text = assumptions_json(dict(series.assumptions))
     return pa.table({

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from bot.clusters.kernel_group import level_prices_kernel
 from bot.domain import HeatmapSnapshot, HeatmapSource, Side
 
 
@@ -56,8 +57,9 @@ class BreakEvents:
 
 
 def level_prices(base: int, width: int, bin_width: float) -> np.ndarray:
-    """Prices of the ``width`` bins starting at global bin ``base``."""
-    return np.exp((base + np.arange(width, dtype=np.float64) + 0.5) * bin_width)
+    """Prices of the ``width`` bins starting at global bin ``base`` (libm exp in numba, so every
+    producer of a synthetic snapshot's prices, Python or fused loop, gets the same bits)."""
+    return level_prices_kernel(int(base), int(width), float(bin_width))
 
 
 def make_snapshot(symbol: str, ts_ns: int, price: float, base: int, long_row: np.ndarray, short_row: np.ndarray,

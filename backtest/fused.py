@@ -1,0 +1,224 @@
+"""The fused decision loop: every bar's tracker update, magnet read, ATR and engine in one numba call.
+
+``Decider.step`` does, per bar, tracker -> magnets -> context -> engine -> cooldown gate, with the
+numbers computed by njit kernels (``bot.clusters.kernel*``, ``strategies.kernel``, ``bot.decide.
+atr_kernel``). This module runs those very kernels for all bars of a synthetic heatmap series
+inside one compiled loop (no Python object per bar), and records only what the Python side needs
+afterwards: each candidate row the engine produced, with the state row of its cluster and the
+table rows its reason reads, the per-bar context of candidate bars (bias, asymmetry, ATR, OI,
+L/S, support/resistance levels), the full cluster state of bars the kernel cannot settle alone
+(two clusters at one price and side, or a conflict only a signal id can break) and of the bars
+kept for the report, and an optional per-bar fingerprint. ``backtest.fusedpost`` turns that into
+signals through the engine's own Python tail and the cooldown gate, exactly as the runner does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from bot.clusters.kernel import (F_DIST, F_HIGH, F_LEVEL, F_LOW, F_PEAK_STRENGTH, F_PEAK_USD, F_STRENGTH, F_USD,
+                                 I_ACTIVE, I_BROKEN_AT, I_FIRST_SEEN, I_KEY, I_SIDE, NF, NI)
+from bot.clusters.kernel_group import level_prices_kernel
+from bot.clusters.kernel_track import track_update
+from bot.decide import ATR_BARS, atr_kernel
+from strategies import kernel as K
+
+# per candidate bar (``info`` columns)
+B_BAR, B_BIAS, B_ASYM, B_ATR, B_OI, B_LS, B_FALLBACK, B_FIRST, B_COUNT, B_WINNER = range(10)
+N_B = 10
+# flags of a fallback bar (B_FALLBACK)
+FB_TIE_LEVEL, FB_TIE_ID = 1, 2
+
+
+@njit(cache=True)
+def magnets_kernel(cf: np.ndarray, ci: np.ndarray, n: int, price: float,
+                   threshold: float) -> tuple[int, int, float, int]:
+    """``bot.clusters.magnets.magnet_read`` over state rows: (above row, below row, asymmetry, bias code).
+
+    Strongest = most USD, ties to the nearer one, the first in row order on a full tie (Python's max).
+    """
+    above, below = -1, -1
+    for r in range(n):
+        if ci[r, I_ACTIVE] != 1:
+            continue
+        level = cf[r, F_LEVEL]
+        if ci[r, I_SIDE] == 1 and level > price:
+            if above < 0 or cf[r, F_USD] > cf[above, F_USD] or (
+                    cf[r, F_USD] == cf[above, F_USD] and -cf[r, F_DIST] > -cf[above, F_DIST]):
+                above = r
+        elif ci[r, I_SIDE] == 0 and level < price:
+            if below < 0 or cf[r, F_USD] > cf[below, F_USD] or (
+                    cf[r, F_USD] == cf[below, F_USD] and -cf[r, F_DIST] > -cf[below, F_DIST]):
+                below = r
+    if above < 0 and below < 0:
+        asym = 1.0
+    elif below < 0 or cf[below, F_USD] <= 0:
+        asym = np.inf if above >= 0 and cf[above, F_USD] > 0 else 1.0
+    elif above < 0:
+        asym = 0.0
+    else:
+        asym = cf[above, F_USD] / cf[below, F_USD]
+    bias = 1 if asym > threshold else (-1 if asym < 1.0 / threshold else 0)
+    return above, below, asym, bias
+
+
+@njit(cache=True)
+def table_kernel(cf: np.ndarray, ci: np.ndarray, n: int, ts_ns: int, zone_pct: float) -> np.ndarray:
+    """The engine's cluster table (``strategies.levels._build_table``) from state rows, in row order."""
+    raw = np.empty((n, K.N_TAB))
+    for r in range(n):
+        raw[r, K.T_LEVEL] = cf[r, F_LEVEL]
+        raw[r, K.T_LOW] = cf[r, F_LOW]
+        raw[r, K.T_HIGH] = cf[r, F_HIGH]
+        raw[r, K.T_STRENGTH] = cf[r, F_STRENGTH]
+        raw[r, K.T_USD] = cf[r, F_USD]
+        raw[r, K.T_IS_SHORT] = 1.0 if ci[r, I_SIDE] == 1 else 0.0
+        raw[r, K.T_ACTIVE] = 1.0 if ci[r, I_ACTIVE] == 1 else 0.0
+        broken = ci[r, I_BROKEN_AT]
+        raw[r, K.T_AGE_S] = (ts_ns - broken) / 1e9 if broken >= 0 else np.nan
+        raw[r, K.T_PEAK_USD] = cf[r, F_PEAK_USD]
+        raw[r, K.T_PEAK_STRENGTH] = cf[r, F_PEAK_STRENGTH]
+    return K.zone_kernel(raw, zone_pct)
+
+
+@njit(cache=True)
+def _grow(a: np.ndarray, need: int) -> np.ndarray:
+    """``a`` when it has ``need`` rows, else a copy with at least twice the rows (numba compiles one
+    version per dtype)."""
+    if need <= a.shape[0]:
+        return a
+    out = np.empty((max(need, 2 * a.shape[0]), a.shape[1]), a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@njit(cache=True)
+def _mix(h: np.int64, x: np.int64) -> np.int64:
+    # a 64-bit multiply-xorshift step (wrapping); only equality between two runs matters
+    h = (h ^ x) * np.int64(0x100000001B3)
+    return h ^ (h >> np.int64(29))
+
+
+@njit(cache=True)
+def _fingerprint(cf: np.ndarray, ci: np.ndarray, n: int, rows: np.ndarray) -> np.int64:
+    """Hash of a bar's cluster rows (key, state, level, USD, strength) and engine rows (their float bits)."""
+    h = np.int64(n)
+    bits = np.ascontiguousarray(cf[:n]).view(np.int64)
+    for r in range(n):
+        h = _mix(h, ci[r, I_KEY])
+        h = _mix(h, ci[r, I_ACTIVE])
+        for c in (F_LEVEL, F_USD, F_STRENGTH):
+            h = _mix(h, bits[r, c])
+    row_bits = np.ascontiguousarray(rows).view(np.int64)
+    for r in range(rows.shape[0]):
+        for c in range(rows.shape[1]):
+            h = _mix(h, row_bits[r, c])
+    return h
+
+
+@njit(cache=True)
+def fused_synthetic(cf, ci, meta, meta_f, ring, cparams, eparams, base, long32, short32, snap_price, snap_ts,
+                    bin_width, tier_lev, tier_long, tier_short, dist_lev, dist_logd, high, low, close, trade, oi, ls,
+                    bias_threshold, keep_from, want_fp):  # pragma: no cover - numba
+    """Run every bar (row ``j`` of the series is valid bar ``j``); see the module docstring for the outputs."""
+    n_bars = snap_ts.size
+    zone_pct = eparams[K.P_ZONE_PCT]
+    n_lev = int(eparams[K.P_LEVELS_COUNT])
+    rh, rl, rc = np.empty(ATR_BARS + 1), np.empty(ATR_BARS + 1), np.empty(ATR_BARS + 1)
+    n_recent = 0
+    info = np.empty((1024, N_B))
+    levels = np.full((1024, 2 * max(n_lev, 1)), np.nan)
+    cand = np.empty((4096, K.N_COL))
+    cand_tab = np.empty((4096, 2 * K.N_TAB))
+    cand_f = np.empty((4096, NF))
+    cand_i = np.empty((4096, NI), np.int64)
+    dump_f = np.empty((1024, NF))
+    dump_i = np.empty((1024, NI), np.int64)
+    dump_bar = np.empty((1024, 1), np.int64)  # the bar of each dumped row
+    fps = np.zeros(n_bars if want_fp else 0, np.int64)
+    nb = nc = nd = 0
+    engine_bars = 0
+    no_rows = np.empty((0, K.N_COL))
+    for j in range(n_bars):
+        if n_recent == ATR_BARS + 1:  # the runner's deque(maxlen=ATR_BARS + 1)
+            rh[:-1], rl[:-1], rc[:-1] = rh[1:].copy(), rl[1:].copy(), rc[1:].copy()
+            n_recent -= 1
+        rh[n_recent], rl[n_recent], rc[n_recent] = high[j], low[j], close[j]
+        n_recent += 1
+        # the snapshot exactly as make_snapshot trims it: zero bins cut at both ends
+        row_l, row_s = long32[j], short32[j]
+        lo, hi = 0, 0
+        for k in range(row_l.size):
+            if row_l[k] > 0 or row_s[k] > 0:
+                lo = k
+                break
+        for k in range(row_l.size - 1, -1, -1):
+            if row_l[k] > 0 or row_s[k] > 0:
+                hi = k + 1
+                break
+        if hi <= lo:
+            lo, hi = 0, 0
+        prices = level_prices_kernel(base[j] + lo, hi - lo, bin_width)
+        lu = row_l[lo:hi].astype(np.float64)
+        su = row_s[lo:hi].astype(np.float64)
+        price, ts = snap_price[j], snap_ts[j]
+        n, cf, ci = track_update(cf, ci, meta, meta_f, ring, cparams, prices, lu, su, price, ts, high[j], low[j],
+                                 tier_lev, tier_long, tier_short, dist_lev, dist_logd)
+        rows = no_rows
+        fallback = 0
+        if trade[j]:
+            engine_bars += 1
+            tab = table_kernel(cf, ci, n, ts, zone_pct)
+            for r in range(1, n):
+                # rows are in (level, side, key) order and keys grow with birth, so only a full tie
+                # on (level, side, birth) needs the string id that orders the Python table
+                if (cf[r, F_LEVEL] == cf[r - 1, F_LEVEL] and ci[r, I_SIDE] == ci[r - 1, I_SIDE]
+                        and ci[r, I_FIRST_SEEN] == ci[r - 1, I_FIRST_SEEN]):
+                    fallback = FB_TIE_LEVEL
+            above, below, asym, bias = magnets_kernel(cf, ci, n, price, bias_threshold)
+            atr = atr_kernel(rh, rl, rc, n_recent)
+            oi_v = oi[j] if np.isfinite(oi[j]) and oi[j] != 0 else 0.0
+            ls_v = ls[j] if np.isfinite(ls[j]) and ls[j] != 0 else 1.0
+            rows, tie = K.engine_kernel(tab, price, atr, bias, oi_v, ls_v, eparams)
+            if tie and fallback == 0:
+                fallback = FB_TIE_ID
+            if rows.shape[0] > 0 or fallback:
+                info = _grow(info, nb + 1)
+                levels = _grow(levels, nb + 1)
+                winner = -1
+                for r in range(rows.shape[0]):
+                    if rows[r, K.C_OUTCOME] == K.O_WINNER:
+                        winner = r
+                info[nb, B_BAR], info[nb, B_BIAS], info[nb, B_ASYM], info[nb, B_ATR] = j, bias, asym, atr
+                info[nb, B_OI], info[nb, B_LS], info[nb, B_FALLBACK] = oi_v, ls_v, fallback
+                info[nb, B_FIRST], info[nb, B_COUNT], info[nb, B_WINNER] = nc, rows.shape[0], winner
+                levels[nb, :] = np.nan
+                if winner >= 0 and fallback == 0:
+                    sup, res = K.levels_kernel(tab, price, eparams)
+                    levels[nb, : sup.size] = sup
+                    levels[nb, n_lev: n_lev + res.size] = res
+                need = nc + rows.shape[0]
+                cand, cand_tab = _grow(cand, need), _grow(cand_tab, need)
+                cand_f, cand_i = _grow(cand_f, need), _grow(cand_i, need)
+                for r in range(rows.shape[0]):
+                    i, t = int(rows[r, K.C_CLUSTER]), int(rows[r, K.C_TARGET_CLUSTER])
+                    cand[nc] = rows[r]
+                    cand_tab[nc, : K.N_TAB] = tab[i]
+                    if t >= 0:
+                        cand_tab[nc, K.N_TAB:] = tab[t]
+                    else:
+                        cand_tab[nc, K.N_TAB:] = np.nan
+                    cand_f[nc], cand_i[nc] = cf[i], ci[i]
+                    nc += 1
+                nb += 1
+        if fallback or j >= keep_from:
+            dump_f, dump_i, dump_bar = _grow(dump_f, nd + n), _grow(dump_i, nd + n), _grow(dump_bar, nd + n)
+            for r in range(n):
+                dump_f[nd], dump_i[nd] = cf[r], ci[r]
+                dump_bar[nd, 0] = j
+                nd += 1
+        if want_fp:
+            fps[j] = _fingerprint(cf, ci, n, rows)
+    return (cf, ci, info[:nb], levels[:nb], cand[:nc], cand_tab[:nc], cand_f[:nc], cand_i[:nc], dump_f[:nd],
+            dump_i[:nd], dump_bar[:nd], fps, engine_bars)
