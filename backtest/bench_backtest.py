@@ -61,13 +61,14 @@ def files() -> Any:
 def full_backtest() -> dict[str, Any]:
     """One full backtest with the default settings; its timings and counts."""
     from backtest.run import BacktestSpec, run_backtest
+    from backtest.signal_rows import signal_rows
     from config.settings import Settings
     settings = Settings()
     t = time.perf_counter()
     result = run_backtest(settings, BacktestSpec(SYMBOL, files(), warmup=timedelta(days=1)))
     wall = time.perf_counter() - t
     return {"wall_s": round(wall, 3), "bars": len(result.data), "signals": len(result.replay.signals),
-            "signal_ids": [s.id for _, s in result.replay.signals],
+            "signal_ids": [r.id for r in signal_rows(result.replay.signals)],
             "trades_combined": int((result.portfolio.trades["strategy"] == "combined").sum()),
             "timings": result.timings}
 

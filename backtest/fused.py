@@ -14,13 +14,16 @@ signals through the engine's own Python tail and the cooldown gate, exactly as t
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 import numpy as np
 from numba import njit
 
 from bot.clusters.kernel import (F_DIST, F_HIGH, F_LEVEL, F_LOW, F_PEAK_STRENGTH, F_PEAK_USD, F_STRENGTH, F_USD,
                                  I_ACTIVE, I_BROKEN_AT, I_FIRST_SEEN, I_KEY, I_SIDE, NF, NI)
-from bot.clusters.kernel_group import level_prices_kernel
-from bot.clusters.kernel_track import track_update
+from bot.clusters.kernel_group import NG, group_kernel_lp, level_prices_kernel, log_kernel
+from bot.clusters.kernel_track import track_apply
 from bot.decide import ATR_BARS, atr_kernel
 from strategies import kernel as K
 
@@ -117,54 +120,75 @@ def _fingerprint(cf: np.ndarray, ci: np.ndarray, n: int, rows: np.ndarray) -> np
     return h
 
 
-@njit(cache=True)
-def fused_synthetic(cf, ci, meta, meta_f, ring, cparams, eparams, base, long32, short32, snap_price, snap_ts,
-                    bin_width, tier_lev, tier_long, tier_short, dist_lev, dist_logd, high, low, close, trade, oi, ls,
-                    bias_threshold, keep_from, want_fp):  # pragma: no cover - numba
-    """Run every bar (row ``j`` of the series is valid bar ``j``); see the module docstring for the outputs."""
-    n_bars = snap_ts.size
+@njit(cache=True, nogil=True)
+def group_rows(base, long32, short32, snap_price, grid, grid_lp, grid_base, cparams, tier_lev, tier_long, tier_short,
+               dist_lev, dist_logd, j0, j1):  # pragma: no cover - numba
+    """``group_kernel`` of series rows ``[j0, j1)``: the rows stacked and each row's offsets.
+
+    The snapshot exactly as ``make_snapshot`` trims it: zero bins cut at both ends, prices from
+    ``grid`` (``level_prices_kernel`` over every global bin from ``grid_base``: the same doubles,
+    since (base + k) + 0.5 is exact for integer bins, without an exp per level and bar) and their
+    logs from ``grid_lp`` (``log_kernel``: the logs ``group_kernel`` would take). Needs
+    nothing but the snapshots, so it runs ahead of the decisions on the other core.
+    """
+    off = np.zeros(j1 - j0 + 1, np.int64)
+    out = np.empty((64 * (j1 - j0) + 64, NG))
+    k = 0
+    for j in range(j0, j1):
+        row_l, row_s = long32[j], short32[j]
+        lo, hi = 0, 0
+        for b in range(row_l.size):
+            if row_l[b] > 0 or row_s[b] > 0:
+                lo = b
+                break
+        for b in range(row_l.size - 1, -1, -1):
+            if row_l[b] > 0 or row_s[b] > 0:
+                hi = b + 1
+                break
+        a, b = base[j] + lo - grid_base, base[j] + hi - grid_base
+        g = group_kernel_lp(grid[a:b], grid_lp[a:b], row_l[lo:hi].astype(np.float64), row_s[lo:hi].astype(np.float64), snap_price[j],
+                         cparams, tier_lev, tier_long, tier_short, dist_lev, dist_logd)
+        out = _grow(out, k + g.shape[0])
+        for r in range(g.shape[0]):
+            out[k + r] = g[r]
+        k += g.shape[0]
+        off[j - j0 + 1] = k
+    return out[:k], off
+
+
+@njit(cache=True, nogil=True)
+def decide_rows(cf, ci, meta, meta_f, ring, cparams, eparams, groups, g_off, j0, j1, snap_price, snap_ts, high, low,
+                close, trade, oi, ls, bias_threshold, keep_from, want_fp, recent, n_recent, nc_base,
+                fps):  # pragma: no cover - numba
+    """Bars ``[j0, j1)``: tracker (``track_apply`` on the grouped rows), magnets, ATR, engine; see
+    the module docstring for what is recorded. ``recent`` (3, ATR_BARS + 1) and ``n_recent`` (1,)
+    carry the ATR window across calls; ``nc_base`` is the number of candidate rows recorded before."""
     zone_pct = eparams[K.P_ZONE_PCT]
     n_lev = int(eparams[K.P_LEVELS_COUNT])
-    rh, rl, rc = np.empty(ATR_BARS + 1), np.empty(ATR_BARS + 1), np.empty(ATR_BARS + 1)
-    n_recent = 0
-    info = np.empty((1024, N_B))
-    levels = np.full((1024, 2 * max(n_lev, 1)), np.nan)
-    cand = np.empty((4096, K.N_COL))
-    cand_tab = np.empty((4096, 2 * K.N_TAB))
-    cand_f = np.empty((4096, NF))
-    cand_i = np.empty((4096, NI), np.int64)
-    dump_f = np.empty((1024, NF))
-    dump_i = np.empty((1024, NI), np.int64)
-    dump_bar = np.empty((1024, 1), np.int64)  # the bar of each dumped row
-    fps = np.zeros(n_bars if want_fp else 0, np.int64)
+    rh, rl, rc = recent[0], recent[1], recent[2]
+    info = np.empty((256, N_B))
+    levels = np.full((256, 2 * max(n_lev, 1)), np.nan)
+    cand = np.empty((1024, K.N_COL))
+    cand_tab = np.empty((1024, 2 * K.N_TAB))
+    cand_f = np.empty((1024, NF))
+    cand_i = np.empty((1024, NI), np.int64)
+    dump_f = np.empty((256, NF))
+    dump_i = np.empty((256, NI), np.int64)
+    dump_bar = np.empty((256, 1), np.int64)  # the bar of each dumped row
     nb = nc = nd = 0
     engine_bars = 0
     no_rows = np.empty((0, K.N_COL))
-    for j in range(n_bars):
-        if n_recent == ATR_BARS + 1:  # the runner's deque(maxlen=ATR_BARS + 1)
-            rh[:-1], rl[:-1], rc[:-1] = rh[1:].copy(), rl[1:].copy(), rc[1:].copy()
-            n_recent -= 1
-        rh[n_recent], rl[n_recent], rc[n_recent] = high[j], low[j], close[j]
-        n_recent += 1
-        # the snapshot exactly as make_snapshot trims it: zero bins cut at both ends
-        row_l, row_s = long32[j], short32[j]
-        lo, hi = 0, 0
-        for k in range(row_l.size):
-            if row_l[k] > 0 or row_s[k] > 0:
-                lo = k
-                break
-        for k in range(row_l.size - 1, -1, -1):
-            if row_l[k] > 0 or row_s[k] > 0:
-                hi = k + 1
-                break
-        if hi <= lo:
-            lo, hi = 0, 0
-        prices = level_prices_kernel(base[j] + lo, hi - lo, bin_width)
-        lu = row_l[lo:hi].astype(np.float64)
-        su = row_s[lo:hi].astype(np.float64)
+    for j in range(j0, j1):
+        if n_recent[0] == ATR_BARS + 1:  # the runner's deque(maxlen=ATR_BARS + 1)
+            for k in range(ATR_BARS):
+                rh[k], rl[k], rc[k] = rh[k + 1], rl[k + 1], rc[k + 1]
+            n_recent[0] -= 1
+        q = n_recent[0]
+        rh[q], rl[q], rc[q] = high[j], low[j], close[j]
+        n_recent[0] += 1
         price, ts = snap_price[j], snap_ts[j]
-        n, cf, ci = track_update(cf, ci, meta, meta_f, ring, cparams, prices, lu, su, price, ts, high[j], low[j],
-                                 tier_lev, tier_long, tier_short, dist_lev, dist_logd)
+        g = groups[g_off[j - j0]:g_off[j - j0 + 1]]
+        n, cf, ci = track_apply(cf, ci, meta, meta_f, ring, cparams, g, price, ts, high[j], low[j])
         rows = no_rows
         fallback = 0
         if trade[j]:
@@ -177,7 +201,7 @@ def fused_synthetic(cf, ci, meta, meta_f, ring, cparams, eparams, base, long32, 
                         and ci[r, I_FIRST_SEEN] == ci[r - 1, I_FIRST_SEEN]):
                     fallback = FB_TIE_LEVEL
             above, below, asym, bias = magnets_kernel(cf, ci, n, price, bias_threshold)
-            atr = atr_kernel(rh, rl, rc, n_recent)
+            atr = atr_kernel(rh, rl, rc, n_recent[0])
             oi_v = oi[j] if np.isfinite(oi[j]) and oi[j] != 0 else 0.0
             ls_v = ls[j] if np.isfinite(ls[j]) and ls[j] != 0 else 1.0
             rows, tie = K.engine_kernel(tab, price, atr, bias, oi_v, ls_v, eparams)
@@ -192,7 +216,7 @@ def fused_synthetic(cf, ci, meta, meta_f, ring, cparams, eparams, base, long32, 
                         winner = r
                 info[nb, B_BAR], info[nb, B_BIAS], info[nb, B_ASYM], info[nb, B_ATR] = j, bias, asym, atr
                 info[nb, B_OI], info[nb, B_LS], info[nb, B_FALLBACK] = oi_v, ls_v, fallback
-                info[nb, B_FIRST], info[nb, B_COUNT], info[nb, B_WINNER] = nc, rows.shape[0], winner
+                info[nb, B_FIRST], info[nb, B_COUNT], info[nb, B_WINNER] = nc_base + nc, rows.shape[0], winner
                 levels[nb, :] = np.nan
                 if winner >= 0 and fallback == 0:
                     sup, res = K.levels_kernel(tab, price, eparams)
@@ -221,4 +245,69 @@ def fused_synthetic(cf, ci, meta, meta_f, ring, cparams, eparams, base, long32, 
         if want_fp:
             fps[j] = _fingerprint(cf, ci, n, rows)
     return (cf, ci, info[:nb], levels[:nb], cand[:nc], cand_tab[:nc], cand_f[:nc], cand_i[:nc], dump_f[:nd],
-            dump_i[:nd], dump_bar[:nd], fps, engine_bars)
+            dump_i[:nd], dump_bar[:nd], engine_bars)
+
+
+CHUNK_BARS = 4096  # bars grouped per step of the pipeline
+GROUP_WORKERS = 1  # threads grouping ahead of the deciding thread
+
+
+def _stack(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Group rows and offsets of consecutive bar ranges as one range's."""
+    if len(parts) == 1:
+        return parts[0]
+    offsets, base = [parts[0][1]], parts[0][1][-1]
+    for _, off in parts[1:]:
+        offsets.append(off[1:] + base)
+        base = base + off[-1]
+    return np.concatenate([g for g, _ in parts]), np.concatenate(offsets)
+
+
+def fused_synthetic(state: Any, cparams: np.ndarray, eparams: np.ndarray, series: Any, tiers: tuple[np.ndarray, ...],
+                    high: np.ndarray, low: np.ndarray, close: np.ndarray, trade: np.ndarray, oi: np.ndarray,
+                    ls: np.ndarray, bias_threshold: float, keep_from: int, want_fp: bool) -> tuple[Any, ...]:
+    """Every bar of ``series`` (row j = valid bar j) through the decision kernels, on two cores.
+
+    A pipeline of chunks: worker threads group chunk k+1 (``group_rows``) while this thread decides
+    chunk k (``decide_rows``); all release the GIL. The decisions run strictly in bar
+    order on one thread, so the result is the same as one loop's. Returns (cf, ci, info, levels,
+    cand, cand_tab, cand_f, cand_i, dump_f, dump_i, dump_bar, fingerprints, engine_bars).
+    """
+    n = len(series)
+    cf, ci, meta, meta_f, ring = state
+    base = np.ascontiguousarray(series.base, dtype=np.int64)
+    long32, short32 = np.ascontiguousarray(series.long_usd), np.ascontiguousarray(series.short_usd)
+    price = np.ascontiguousarray(series.price, dtype=np.float64)
+    ts = np.ascontiguousarray(series.ts, dtype=np.int64)
+    bw = float(series.bin_width)
+    grid_base = int(base.min()) if n else 0
+    grid = level_prices_kernel(grid_base, (int(base.max()) - grid_base + long32.shape[1]) if n else 0, bw)
+    grid_lp = log_kernel(grid)
+    recent, n_recent = np.zeros((3, ATR_BARS + 1)), np.zeros(1, np.int64)
+    fps = np.zeros(n if want_fp else 0, np.int64)
+    bounds = [(a, min(a + CHUNK_BARS, n)) for a in range(0, n, CHUNK_BARS)] or [(0, 0)]  # (0, 0): empty outputs
+    parts: list[tuple[np.ndarray, ...]] = []
+    engine_bars = nc = 0
+
+    def group(j0: int, j1: int) -> tuple[np.ndarray, np.ndarray]:
+        return group_rows(base, long32, short32, price, grid, grid_lp, grid_base, cparams, *tiers, j0, j1)
+
+    def submit(pool: ThreadPoolExecutor, j0: int, j1: int) -> list[Any]:
+        step = -(-(j1 - j0) // GROUP_WORKERS)
+        return [pool.submit(group, a, min(a + step, j1)) for a in range(j0, j1, step)] or [pool.submit(group, j0, j1)]
+
+    with ThreadPoolExecutor(max_workers=GROUP_WORKERS, thread_name_prefix="liqbot-group") as pool:
+        ahead = submit(pool, *bounds[0])
+        for k, (j0, j1) in enumerate(bounds):
+            groups, offsets = _stack([f.result() for f in ahead])
+            if k + 1 < len(bounds):
+                ahead = submit(pool, *bounds[k + 1])
+            out = decide_rows(cf, ci, meta, meta_f, ring, cparams, eparams, groups, offsets, j0, j1, price, ts, high,
+                              low, close, trade, oi, ls, bias_threshold, keep_from, want_fp, recent, n_recent, nc,
+                              fps)
+            cf, ci = out[0], out[1]
+            parts.append(out[2:11])
+            nc += out[4].shape[0]
+            engine_bars += int(out[11])
+    cols = [np.concatenate([p[c] for p in parts]) for c in range(9)]
+    return (cf, ci, *cols, fps, engine_bars)

@@ -15,12 +15,16 @@ records into what ``Decider.step`` would have returned bar by bar:
 from __future__ import annotations
 
 import math
+import time
+from functools import partial
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
+from numba import njit
 
+from backtest.signal_rows import LazySignals, SignalRow
 from backtest.fused import (B_ASYM, B_ATR, B_BAR, B_BIAS, B_COUNT, B_FALLBACK, B_FIRST, B_LS, B_OI, B_WINNER,
                             fused_synthetic)
 from bot.clusters.kernel import (F_DIST, F_HIGH, F_LEVEL, F_LOW, F_PEAK_STRENGTH, F_PEAK_USD, F_STRENGTH, F_TIER,
@@ -36,7 +40,7 @@ from strategies import kernel as K
 from strategies.candidate import STRATEGY_OF_CODE
 from strategies.engine import Engine, EngineResult
 from strategies.kernel_params import engine_params
-from strategies.signal import Direction
+from strategies.signal import Direction, signal_id
 
 BIAS_OF_CODE = {1: Bias.BULLISH, -1: Bias.BEARISH, 0: Bias.NEUTRAL}
 
@@ -114,7 +118,7 @@ def run_fused(data: Any, series: Any, settings: Any, *, log: Any = None, keep_fr
     """Replay every valid bar of ``data`` over ``series`` (row j = valid bar j); see the module docstring.
 
     Returns the ``ReplayResult`` fields: signals, rejected, suppressed, engine_bars,
-    candidate_bars, clusters (bars from ``keep_from``), fingerprints.
+    candidate_bars, clusters (bars from ``keep_from``), fingerprints, timings.
     """
     symbol = data.symbol
     v = data.valid
@@ -126,14 +130,13 @@ def run_fused(data: Any, series: Any, settings: Any, *, log: Any = None, keep_fr
     col = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
     n_bars = int(v.sum())
     keep = n_bars if keep_from is None else int(keep_from)
-    out = fused_synthetic(st.cf, st.ci, st.meta, st.meta_f, st.ring, tracker.params, eparams,
-                          np.ascontiguousarray(series.base, dtype=np.int64), np.ascontiguousarray(series.long_usd),
-                          np.ascontiguousarray(series.short_usd), col(series.price),
-                          np.ascontiguousarray(series.ts, dtype=np.int64), float(series.bin_width),
-                          *tier_arrays(info_t, distances), col(data.ohlcv[v, 1]), col(data.ohlcv[v, 2]),
-                          col(data.ohlcv[v, 3]), np.ascontiguousarray(data.trade[v]), col(data.oi[v]),
-                          col(data.ls[v]), float(settings.clusters.bias_threshold), keep, fingerprints)
+    t0 = time.perf_counter()
+    out = fused_synthetic(st, tracker.params, eparams, series, tier_arrays(info_t, distances), col(data.ohlcv[v, 1]),
+                          col(data.ohlcv[v, 2]), col(data.ohlcv[v, 3]), np.ascontiguousarray(data.trade[v]),
+                          col(data.oi[v]), col(data.ls[v]), float(settings.clusters.bias_threshold), keep,
+                          fingerprints)
     _, _, info, levels, cand, cand_tab, cand_f, cand_i, dump_f, dump_i, dump_bar, fps, engine_bars = out
+    t_loop = time.perf_counter() - t0
     post = _Post(symbol, settings, data.bar_seconds, series, log)
     post.run(info, levels, cand, cand_tab, cand_f, cand_i, dump_f, dump_i, dump_bar[:, 0])
     clusters: list[Cluster] = []
@@ -144,7 +147,8 @@ def run_fused(data: Any, series: Any, settings: Any, *, log: Any = None, keep_fr
             clusters += post.clusters.ordered(dump_f[sel], dump_i[sel])
     return {"signals": post.signals, "rejected": post.rejected, "suppressed": post.suppressed,
             "engine_bars": int(engine_bars), "candidate_bars": post.candidate_bars, "clusters": clusters,
-            "fingerprints": fps.tolist() if fingerprints else []}
+            "fingerprints": fps.tolist() if fingerprints else [],
+            "timings": {"fused_loop_s": round(t_loop, 3), "python_tail_s": round(time.perf_counter() - t0 - t_loop, 3)}}
 
 
 class _Post:
@@ -158,7 +162,7 @@ class _Post:
         self.threshold = float(settings.clusters.bias_threshold)
         self.series = series
         self.log = log
-        self.signals: list[tuple[int, Any]] = []
+        self.signals = LazySignals()
         self.rejected = self.suppressed = self.candidate_bars = 0
 
     def run(self, info: np.ndarray, levels: np.ndarray, cand: np.ndarray, cand_tab: np.ndarray, cand_f: np.ndarray,
@@ -166,32 +170,71 @@ class _Post:
         """Decide every recorded bar in bar order (see the module docstring)."""
         fallback = info[:, B_FALLBACK] != 0
         count = info[:, B_COUNT].astype(np.int64)
-        winner = info[:, B_WINNER].astype(np.int64)
+        decided = {int(b): self._fallback(info[b], dump_f, dump_i, dump_bar) for b in np.flatnonzero(fallback)}
         if self.log is None:
-            # settled bars without a log: every row but the winner is a rejection; only winners
-            # (to gate) and fallback bars (to decide in Python) need a look of their own
-            plain = ~fallback & (count > 0)
-            self.candidate_bars += int(plain.sum())
-            self.rejected += int(count[plain].sum() - (winner[plain] >= 0).sum())
-            todo = np.flatnonzero(fallback | (plain & (winner >= 0)))
-        else:
-            todo = np.flatnonzero(fallback | (count > 0))
-        for b in todo.tolist():
+            self._gated(info, levels, cand, cand_tab, cand_f, cand_i, fallback, count, decided)
+            return
+        for b in np.flatnonzero(fallback | (count > 0)).tolist():
             row = info[b]
-            j, first, n = int(row[B_BAR]), int(row[B_FIRST]), int(count[b])
-            if fallback[b]:
-                snap, ctx = self._context(j, row)
-                sel = dump_bar == j
-                clusters = self.clusters.ordered(dump_f[sel], dump_i[sel])
-                self._emit(j, self.engine.run(snap, clusters, ctx, magnet_read(clusters, snap.price, self.threshold)))
+            j = int(row[B_BAR])
+            if b in decided:
+                self._emit(j, decided[b][0])
                 continue
-            span = slice(first, first + n)
-            if self.log is None:
-                self._winner(j, row, cand[span], cand_tab[span], cand_f[span], cand_i[span], int(winner[b]), levels[b])
+            span = slice(int(row[B_FIRST]), int(row[B_FIRST]) + int(count[b]))
+            snap, ctx = self._context(j, row)
+            local, table = self._table(cand[span], cand_tab[span], cand_f[span], cand_i[span])
+            self._emit(j, self.engine.finish(local, False, table, snap, ctx, self._magnets(row), _levels(levels[b])))
+
+    def _fallback(self, row: np.ndarray, dump_f: np.ndarray, dump_i: np.ndarray,
+                  dump_bar: np.ndarray) -> tuple[EngineResult, dict[str, int]]:
+        """A bar the kernel could not settle alone: the Python engine on its rebuilt clusters, and
+        the int key of each of its cluster ids."""
+        j = int(row[B_BAR])
+        snap, ctx = self._context(j, row)
+        sel = dump_bar == j
+        fs, is_ = dump_f[sel], dump_i[sel]
+        clusters = self.clusters.ordered(fs, is_)
+        keys = {self.clusters.cid(i): int(i[I_KEY]) for i in is_}
+        return self.engine.run(snap, clusters, ctx, magnet_read(clusters, snap.price, self.threshold)), keys
+
+    def _gated(self, info: np.ndarray, levels: np.ndarray, cand: np.ndarray, cand_tab: np.ndarray,
+               cand_f: np.ndarray, cand_i: np.ndarray, fallback: np.ndarray, count: np.ndarray,
+               decided: dict[int, tuple[EngineResult, dict[str, int]]]) -> None:
+        """No log: every row but a winner is a rejection; the winners of all bars go through the
+        cooldown in one pass (``gate_scan``), and only the admitted ones become signal rows."""
+        winner = info[:, B_WINNER].astype(np.int64)
+        plain = ~fallback & (count > 0)
+        self.candidate_bars += int(plain.sum())
+        self.rejected += int(count[plain].sum() - (winner[plain] >= 0).sum())
+        bars = np.flatnonzero((plain & (winner >= 0)) | fallback)
+        g = (info[bars, B_FIRST] + np.maximum(winner[bars], 0)).astype(np.int64)
+        g = np.minimum(g, max(cand.shape[0] - 1, 0))  # a fallback bar without rows points nowhere useful
+        gate_key = np.full(bars.size, -1, np.int64)  # -1: a fallback bar without a signal
+        if cand.shape[0]:
+            gate_key = cooldown_key(cand[g, K.C_STRATEGY].astype(np.int64), cand[g, K.C_DIRECTION] == K.D_LONG,
+                                    cand_i[g, I_KEY])
+        for k in np.flatnonzero(fallback[bars]).tolist():
+            result, keys = decided[int(bars[k])]
+            gate_key[k] = -1
+            if result.signals:
+                s = result.signals[0]
+                gate_key[k] = cooldown_key(STRATEGY_OF_CODE.index(s.strategy), s.signal == Direction.LONG,
+                                           keys[s.cluster_data.cluster_id])
+        ts = np.asarray(self.series.ts, dtype=np.int64)[info[bars, B_BAR].astype(np.int64)]
+        admitted = gate_scan(gate_key, ts, int(self.gate.window.total_seconds() * 1e9))
+        self.suppressed += int(((gate_key >= 0) & ~admitted).sum())
+        todo = np.flatnonzero(admitted | fallback[bars])
+        rows = cand[g[todo]] if cand.shape[0] else np.empty((0, K.N_COL))
+        ts_todo = ts[todo].tolist()
+        for k, b, gi, w, t in zip(todo.tolist(), bars[todo].tolist(), g[todo].tolist(), rows.tolist(), ts_todo):
+            if b in decided:
+                result = decided[b][0]
+                self.rejected += len(result.rejected)
+                self.candidate_bars += bool(result.signals or result.rejected)
+                if result.signals and admitted[k]:
+                    self.signals.add_built(int(info[b, B_BAR]), result.signals[0])
             else:
-                snap, ctx = self._context(j, row)
-                local, table = self._table(cand[span], cand_tab[span], cand_f[span], cand_i[span])
-                self._emit(j, self.engine.finish(local, False, table, snap, ctx, self._magnets(row), _levels(levels[b])))
+                self._winner(b, gi, w, t, info, cand, cand_tab, cand_f, cand_i, levels)
 
     def _context(self, j: int, row: np.ndarray) -> tuple[SnapshotRef, MarketContext]:
         """The snapshot reference and market context of bar ``j`` (as ``Decider.step`` builds them)."""
@@ -219,26 +262,27 @@ class _Post:
             clusters += [self.clusters.build(fs[r], is_[r]), None]
         return local, MiniTable(clusters, tab)
 
-    def _winner(self, j: int, row: np.ndarray, rows: np.ndarray, tabs: np.ndarray, fs: np.ndarray, is_: np.ndarray,
-                winner: int, levels: np.ndarray) -> None:
-        """No log: gate the winner by its key; build its signal only when admitted."""
-        w = rows[winner]
-        name = STRATEGY_OF_CODE[int(w[K.C_STRATEGY])].value
-        direction = (Direction.LONG if w[K.C_DIRECTION] == K.D_LONG else Direction.SHORT).value
-        key = (name, self.clusters.cid(is_[winner]), direction)
-        previous = self.gate.last(key)
-        if not self.gate.admit_keys([(key, self.clusters.time(int(self.series.ts[j])))])[0]:
-            self.suppressed += 1
-            return
-        one = slice(winner, winner + 1)
-        snap, ctx = self._context(j, row)
-        local, table = self._table(rows[one], tabs[one], fs[one], is_[one])
-        result = self.engine.finish(local, False, table, snap, ctx, self._magnets(row), _levels(levels))
-        if result.signals:
-            self.signals.append((j, result.signals[0]))
-        else:  # the signal model refused it: the runner's gate never saw it
-            self.rejected += len(result.rejected)
-            self.gate.restore_key(key, previous)
+    def _winner(self, b: int, g: int, w: list[float], ts_ns: int, info: np.ndarray, cand: np.ndarray,
+                cand_tab: np.ndarray, cand_f: np.ndarray, cand_i: np.ndarray, levels: np.ndarray) -> None:
+        """Admitted winner ``g`` (row values ``w``) of candidate bar ``b``: its row now, its ``Signal``
+        when read (built by the engine's own tail from the recorded arrays, which the builder keeps)."""
+        strategy = STRATEGY_OF_CODE[int(w[K.C_STRATEGY])]
+        sid = signal_id(self.symbol, strategy, self.clusters.time(ts_ns), self.clusters.cid(cand_i[g]))
+        self.signals.add(SignalRow(int(info[b, B_BAR]), strategy.value, 1.0 if w[K.C_DIRECTION] == K.D_LONG else -1.0,
+                                   w[K.C_ENTRY], w[K.C_STOP], w[K.C_TARGET],
+                                   round(self.engine.base_usd * w[K.C_MULT], 2), sid),
+                         partial(self._build, b, g, sid, info, cand, cand_tab, cand_f, cand_i, levels))
+
+    def _build(self, b: int, g: int, sid: str, info: np.ndarray, cand: np.ndarray, cand_tab: np.ndarray,
+               cand_f: np.ndarray, cand_i: np.ndarray, levels: np.ndarray) -> Any:
+        """The ``Signal`` of admitted winner ``g``: what ``Engine.run`` would have returned on its bar."""
+        row, one = info[b], slice(g, g + 1)
+        snap, ctx = self._context(int(row[B_BAR]), row)
+        local, table = self._table(cand[one], cand_tab[one], cand_f[one], cand_i[one])
+        result = self.engine.finish(local, False, table, snap, ctx, self._magnets(row), _levels(levels[b]))
+        if not result.signals:  # the kernel's filters make every winner a valid signal
+            raise RuntimeError(f"signal {sid} failed validation: {result.rejected[0].detail}")
+        return result.signals[0]
 
     def _emit(self, j: int, result: EngineResult) -> None:
         """What ``Decider.step`` does with an engine result: gate, count, log."""
@@ -249,7 +293,8 @@ class _Post:
         if result.signals or result.rejected or dropped:
             self.candidate_bars += 1
         self.rejected += len(result.rejected)
-        self.signals += [(j, s) for s in result.signals]
+        for s in result.signals:
+            self.signals.add_built(j, s)
         if self.log is not None:
             self.log.write_result(result)
 
@@ -258,3 +303,29 @@ def _levels(row: np.ndarray) -> tuple[list[float], list[float]]:
     """(supports, resistances) from a recorded levels row (NaN-padded halves)."""
     half = row.size // 2
     return ([x for x in row[:half].tolist() if not math.isnan(x)], [x for x in row[half:].tolist() if not math.isnan(x)])
+
+
+def cooldown_key(strategy_code: Any, long: Any, cluster_key: Any) -> Any:
+    """One int (or int array) for the cooldown's (strategy, cluster, direction) key: cluster keys are
+    unique per cluster, as the string ids the runner's gate uses."""
+    return np.asarray(cluster_key, dtype=np.int64) * 8 + np.asarray(strategy_code, dtype=np.int64) * 2 \
+        + np.asarray(long, dtype=np.int64)
+
+
+@njit(cache=True)
+def gate_scan(keys: np.ndarray, ts: np.ndarray, window_ns: int) -> np.ndarray:  # pragma: no cover - numba
+    """``CooldownGate.admit`` over winners in bar order: admitted unless the same key was emitted
+    at most ``window_ns`` before (keys < 0: nothing to gate). Sorted by key, stable, so each key's
+    winners are scanned in time order."""
+    out = np.zeros(keys.size, np.bool_)
+    order = np.argsort(keys, kind="mergesort")
+    last_key, last_ts = np.int64(-1), np.int64(0)
+    for r in order:
+        k = keys[r]
+        if k < 0:
+            continue
+        if k == last_key and 0 <= ts[r] - last_ts <= window_ns:
+            continue
+        out[r] = True
+        last_key, last_ts = k, ts[r]
+    return out

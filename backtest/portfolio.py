@@ -31,7 +31,8 @@ import numba
 import numpy as np
 import pandas as pd
 
-from strategies.signal import Direction, Signal
+from backtest.signal_rows import signal_rows
+from strategies.signal import Signal
 
 
 class ExitReason(IntEnum):
@@ -121,17 +122,16 @@ class SignalArrays:
 
     @classmethod
     def from_signals(cls, rows: Sequence[tuple[int, Signal]], strategies: Sequence[str]) -> "SignalArrays":
-        """From ``(bar index, signal)`` pairs; signals of strategies not in ``strategies`` are dropped."""
+        """From ``(bar index, signal)`` pairs; signals of strategies not in ``strategies`` are dropped.
+
+        Reads only the signals' numbers (``backtest.signal_rows``): a lazy list stays unbuilt."""
         col = {name: k for k, name in enumerate(strategies)}
-        rows = sorted((r for r in rows if r[1].strategy.value in col), key=lambda r: r[0])
-        sig = [s for _, s in rows]
+        sig = sorted((r for r in signal_rows(rows) if r.strategy in col), key=lambda r: r.bar)
         f = lambda xs: np.array(xs, dtype=np.float64)  # noqa: E731
-        return cls(bar=np.array([b for b, _ in rows], np.int64),
-                   sign=f([1.0 if s.signal == Direction.LONG else -1.0 for s in sig]),
-                   entry=f([s.entry_price for s in sig]), stop=f([s.stop_loss for s in sig]),
-                   target=f([s.take_profit for s in sig]),
-                   qty=f([s.position_size.notional_usd / s.entry_price for s in sig]),
-                   column=np.array([col[s.strategy.value] for s in sig], np.int64), ids=[s.id for s in sig])
+        return cls(bar=np.array([r.bar for r in sig], np.int64), sign=f([r.sign for r in sig]),
+                   entry=f([r.entry for r in sig]), stop=f([r.stop for r in sig]), target=f([r.target for r in sig]),
+                   qty=f([r.notional / r.entry for r in sig]),
+                   column=np.array([col[r.strategy] for r in sig], np.int64), ids=[r.id for r in sig])
 
 
 @numba.njit(cache=True)

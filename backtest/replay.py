@@ -10,10 +10,13 @@ open interest, long/short ratio and funding. What is batched (and provably ident
 - recorded heatmaps: one columnar read of the snapshot store, the newest snapshot known at each
   bar's close (what ``RecordedHeatmaps`` hands the runner).
 
-The decision itself (tracker -> magnets -> context -> engine -> cooldown) is ``bot.decide.Decider``,
-called once per bar in order, exactly as the runner calls it. ``replay_python`` is the reference
-path (feed bars -> quality gate -> incremental model -> decider, one by one), used by the bench
-and the tests.
+The decision itself (tracker -> magnets -> context -> engine -> cooldown) is ``bot.decide.Decider``:
+its numbers come from numba kernels (``bot.clusters.kernel*``, ``strategies.kernel``). Over a
+synthetic series the backtester runs those same kernels for all bars in one compiled loop
+(``backtest.fused``) and the engine's Python tail plus the cooldown gate afterwards
+(``backtest.fused_replay``); other heatmap rows call ``Decider.step`` once per bar, in order,
+exactly as the runner does. ``replay_python`` is the reference path (feed bars -> quality gate ->
+incremental model -> decider, one by one), used by the bench and the tests.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -202,7 +205,7 @@ class StoredRows:
 class ReplayResult:
     """Signals of a replay with the valid-bar index of the bar that emitted each one."""
 
-    signals: list[tuple[int, Signal]] = field(default_factory=list)
+    signals: Sequence[tuple[int, Signal]] = field(default_factory=list)  # a LazySignals from the fused loop
     rejected: int = 0
     suppressed: int = 0
     engine_bars: int = 0
@@ -210,6 +213,7 @@ class ReplayResult:
     bars: int = 0
     clusters: list[Cluster] = field(default_factory=list)  # cluster states inside the kept window
     fingerprints: list[int] = field(default_factory=list)  # per bar: what the decision saw (lookahead check)
+    timings: dict[str, float] = field(default_factory=dict)  # fused path: loop and Python tail seconds
 
 
 def replay(data: MarketData, heatmaps: HeatmapRows, settings: Any, *, log: Any = None,

@@ -16,6 +16,7 @@ import numpy as np
 
 from backtest.portfolio import Bars, Costs, PortfolioResult, SignalArrays, simulate
 from backtest.replay import HeatmapRows, MarketData, Progress, ReplayResult, StoredRows, SyntheticRows, replay
+from backtest.signal_rows import signal_rows
 from backtest.stats import ColumnStats, portfolio_stats
 from bot.errors import DataError
 from bot.feeds.replay import ReplayFiles
@@ -107,6 +108,7 @@ def run_backtest(settings: Any, spec: BacktestSpec, *, log: Any = None, progress
     rep = replay(data, rows, settings, log=log, keep_clusters_from_ns=keep_from, progress=progress,
                  fingerprints=fingerprints)
     timings["replay_s"] = time.perf_counter() - t
+    timings.update(rep.timings)
     t = time.perf_counter()
     names = directional(settings)
     portfolio = simulate_signals(settings, valid, rep, names, spec.fine_candles)
@@ -160,8 +162,8 @@ def trade_records(result: BacktestResult) -> list[dict[str, Any]]:
 
 def _per_strategy(rep: ReplayResult) -> dict[str, int]:
     out: dict[str, int] = {}
-    for _, s in rep.signals:
-        out[s.strategy.value] = out.get(s.strategy.value, 0) + 1
+    for r in signal_rows(rep.signals):
+        out[r.strategy] = out.get(r.strategy, 0) + 1
     return out
 
 

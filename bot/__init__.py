@@ -1,0 +1,5 @@
+"""liqbot package bot (numba kernels cache per source version: see bot.jitcache)."""
+
+from bot.jitcache import configure as _configure_jit_cache
+
+_configure_jit_cache()

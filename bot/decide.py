@@ -93,17 +93,6 @@ class CooldownGate:
             self._last = {k: t for k, t in self._last.items() if t >= horizon}
         return out
 
-    def last(self, key: tuple[str, str, str]) -> datetime | None:
-        """When ``key`` was last emitted (None: not remembered)."""
-        return self._last.get(key)
-
-    def restore_key(self, key: tuple[str, str, str], previous: datetime | None) -> None:
-        """Undo an admission of ``key``: back to ``previous`` (from :meth:`last` before admitting)."""
-        if previous is None:
-            self._last.pop(key, None)
-        else:
-            self._last[key] = previous
-
     def state(self) -> dict[str, str]:
         """JSON-ready: ``"strategy|cluster_id|direction" -> ISO time`` of the last emission."""
         return {"|".join(k): t.isoformat() for k, t in self._last.items()}

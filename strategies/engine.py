@@ -64,6 +64,11 @@ class Engine:
         return cls(settings)
 
     @property
+    def base_usd(self) -> float:
+        """The base notional every signal's size multiplies, USD."""
+        return self._base_usd
+
+    @property
     def enabled(self) -> tuple[str, ...]:
         """Names of the strategies this engine runs (registry order), plus ``oi_sizing`` when on."""
         names = tuple(entry.name for entry, _ in self._strategies)

@@ -8,19 +8,38 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 from scipy.signal import find_peaks, peak_prominences
 
 from bot.clusters.grouping import group_levels
-from bot.clusters.kernel import (F_LEVEL, I_KEY, I_SIDE, M_N, kernel_params, match_kernel, new_state)
-from bot.clusters.kernel_group import level_prices_kernel, local_maxima, prominences
+from bot.clusters.kernel import (
+    F_LEVEL,
+    I_KEY,
+    I_SIDE,
+    M_N,
+    kernel_params,
+    match_kernel,
+    new_state,
+)
+from bot.clusters.kernel_group import level_prices_kernel
+from bot.clusters.kernel_profile import local_maxima, prominences
 from bot.clusters.kernel_track import track_update
 from bot.clusters.tiers import formula_table
 from bot.clusters.tracker import ClusterTracker, make_cluster_id, to_ns
 from bot.synthetic.series import level_prices
 from config.settings import ClusterSettings, Settings
-from tests.clusters_maps import (BASTION_LONG, BASTION_PRICE, BASTION_PRICES, BASTION_SHORT, SYMBOL, T0, snapshot)
+from tests.clusters_maps import (
+    BASTION_LONG,
+    BASTION_PRICE,
+    BASTION_PRICES,
+    BASTION_SHORT,
+    SYMBOL,
+    T0,
+    snapshot,
+)
 
 MAX_LOG = math.log1p(0.005)
 

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from numba import njit
 
+from bot.clusters.kernel_select import quantile_kernel, select_kth  # noqa: F401  (re-exported)
+
 if TYPE_CHECKING:
     from config.settings import ClusterSettings
 
@@ -83,99 +85,6 @@ def new_state(settings: "ClusterSettings", capacity: int = 256) -> TrackerState:
     return TrackerState(cf=np.zeros((capacity, NF)), ci=np.zeros((capacity, NI), np.int64),
                         meta=np.zeros(N_META, np.int64), meta_f=np.zeros(N_META_F),
                         ring=np.zeros(int(settings.strength_window)))
-
-
-@njit(cache=True)
-def select_kth(values: np.ndarray, k: int) -> float:
-    """The k-th smallest value (0-based) by quickselect on a copy: exact, as a full sort would give.
-
-    Hand-written instead of ``np.partition``: numba's library sorts cost seconds of compile time.
-    """
-    return _select_in_place(values.copy(), k)
-
-
-@njit(cache=True)
-def _select_in_place(a: np.ndarray, k: int) -> float:
-    """Quickselect of the k-th smallest of ``a`` (reordered in place): afterwards a[k:] >= a[k]."""
-    lo, hi = 0, a.size - 1
-    while lo < hi:
-        pivot = a[(lo + hi) // 2]
-        i, j = lo, hi
-        while i <= j:
-            while a[i] < pivot:
-                i += 1
-            while a[j] > pivot:
-                j -= 1
-            if i <= j:
-                a[i], a[j] = a[j], a[i]
-                i += 1
-                j -= 1
-        if k <= j:
-            hi = j
-        elif k >= i:
-            lo = i
-        else:
-            return a[k]
-    return a[k]
-
-
-@njit(cache=True)
-def _upper_pair(values: np.ndarray, lo: int) -> tuple[float, float, bool]:
-    """The lo-th and (lo+1)-th smallest when lo is in the upper tail, from a subset; ok False = no luck.
-
-    A threshold t from a strided sample; every value below t is smaller than every value >= t,
-    so when at least ``n - lo`` values are >= t, the order statistics are those of that subset
-    (exact, ties included). A 2000-size ring thus costs a pass and a select over ~1/10 of it.
-    """
-    n = values.size
-    need = n - lo  # values at or above the lo-th smallest
-    stride = 8
-    m = n // stride
-    sample = np.empty(m)
-    for s in range(m):
-        sample[s] = values[s * stride]
-    # expect ~2x the needed values above t (rank from the top of the sample)
-    t = _select_in_place(sample, max(m - 1 - (2 * need) // stride, 0))
-    sub = np.empty(n)
-    c = 0
-    for i in range(n):  # branch-free: the write is kept only when the value is >= t
-        v = values[i]
-        sub[c] = v
-        c += v >= t
-    if c < need:
-        return 0.0, 0.0, False
-    k = lo - (n - c)
-    part = sub[:c]
-    low = _select_in_place(part, k)
-    high = low
-    if k + 1 < c:
-        high = part[k + 1]
-        for i in range(k + 2, c):
-            high = min(high, part[i])
-    return low, high, True
-
-
-@njit(cache=True)
-def quantile_kernel(values: np.ndarray, q: float) -> float:
-    """Linear-interpolation quantile (``np.quantile`` default method) of a non-empty 1-D array."""
-    k = q * (values.size - 1)
-    lo = int(k)
-    n = values.size
-    if n >= 256 and 8 * (n - lo) <= n:
-        low, high, ok = _upper_pair(values, lo)
-        if ok:
-            if lo + 1 >= n:
-                return low
-            return low + (k - lo) * (high - low)
-    a = values.copy()
-    low = _select_in_place(a, lo)
-    if lo + 1 >= n:
-        return low
-    # after the select a[lo + 1:] >= a[lo]: the next order statistic is their minimum
-    high = a[lo + 1]
-    for i in range(lo + 2, n):
-        high = min(high, a[i])
-    return low + (k - lo) * (high - low)
 
 
 @njit(cache=True)
@@ -288,6 +197,29 @@ def lex_argsort(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
                     j += 1
         order, buf = buf, order
         width *= 2
+    return order
+
+
+@njit(cache=True)
+def lex_merge_argsort(a: np.ndarray, b: np.ndarray, c: np.ndarray, split: int) -> np.ndarray:
+    """``lex_argsort(a, b, c)`` when rows [0, split) and [split, n) are each already in order: one merge.
+
+    The stable sort of two sorted runs is their merge taking the first run on ties; should a run
+    not be in order, the full sort runs instead (same result either way).
+    """
+    n = a.size
+    for k in range(1, n):
+        if k != split and _lex_less(a, b, c, k, k - 1):
+            return lex_argsort(a, b, c)
+    order = np.empty(n, np.int64)
+    i, j = np.int64(0), split  # not the literal 0: _lex_less would compile a literal-typed version
+    for k in range(n):
+        if j >= n or (i < split and not _lex_less(a, b, c, j, i)):
+            order[k] = i
+            i += 1
+        else:
+            order[k] = j
+            j += 1
     return order
 
 

@@ -14,12 +14,54 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from bot.clusters.kernel import (F_DIST, F_HIGH, F_LEVEL, F_LOW, F_PEAK_STRENGTH, F_PEAK_USD, F_STRENGTH, F_TIER,
-                                 F_USD, I_ACTIVE, I_BROKEN_AT, I_FIRST_SEEN, I_KEY, I_LAST_SEEN, I_LAST_UPDATED,
-                                 I_LOG_BIN, I_SALT, I_SIDE, M_HAS_LAST, M_LAST_TS, M_N, M_NEXT_KEY, M_RING_N,
-                                 M_RING_POS, MF_LAST_PRICE, NF, NI, P_BIN_PCT, P_MATCH_PCT, P_QUANTILE,
-                                 P_RETENTION_S, lex_argsort, match_kernel, ring_push, strength_reference, strength_values)
-from bot.clusters.kernel_group import G_DIST_PCT, G_HIGH, G_LEVEL, G_LOW, G_SIDE, G_TIER, G_USD, group_kernel
+from bot.clusters.kernel import (
+    F_DIST,
+    F_HIGH,
+    F_LEVEL,
+    F_LOW,
+    F_PEAK_STRENGTH,
+    F_PEAK_USD,
+    F_STRENGTH,
+    F_TIER,
+    F_USD,
+    I_ACTIVE,
+    I_BROKEN_AT,
+    I_FIRST_SEEN,
+    I_KEY,
+    I_LAST_SEEN,
+    I_LAST_UPDATED,
+    I_LOG_BIN,
+    I_SALT,
+    I_SIDE,
+    M_HAS_LAST,
+    M_LAST_TS,
+    M_N,
+    M_NEXT_KEY,
+    M_RING_N,
+    M_RING_POS,
+    MF_LAST_PRICE,
+    NF,
+    NI,
+    P_BIN_PCT,
+    P_MATCH_PCT,
+    P_QUANTILE,
+    P_RETENTION_S,
+    lex_merge_argsort,
+    match_kernel,
+    ring_push,
+    strength_values,
+)
+from bot.clusters.kernel_group import (
+    G_DIST_PCT,
+    G_HIGH,
+    G_LEVEL,
+    G_LOW,
+    G_SIDE,
+    G_TIER,
+    G_USD,
+    group_kernel,
+)
+from bot.clusters.kernel_strength import reference_guess, strength_reference_near
 
 
 @njit(cache=True)
@@ -71,23 +113,33 @@ def track_update(cf: np.ndarray, ci: np.ndarray, meta: np.ndarray, meta_f: np.nd
     price). ``cf``/``ci`` are updated in place and returned; when they are too small, larger
     copies are returned instead (always use the returned arrays). Rows ``[0, n)`` then hold the
     active clusters of this snapshot and the retained broken ones, sorted by (level, side, key).
-    Inputs are not validated (the Python wrapper does it).
+    Inputs are not validated (the Python wrapper does it). It is ``group_kernel`` (which needs
+    only the snapshot, so a caller may run it ahead, on another core) then ``track_apply``.
     """
+    g = group_kernel(prices, long_usd, short_usd, price, params, tier_lev, tier_long, tier_short, dist_lev,
+                     dist_logd)
+    return track_apply(cf, ci, meta, meta_f, ring, params, g, price, ts_ns, bar_high, bar_low)
+
+
+@njit(cache=True)
+def track_apply(cf: np.ndarray, ci: np.ndarray, meta: np.ndarray, meta_f: np.ndarray, ring: np.ndarray,
+                params: np.ndarray, g: np.ndarray, price: float, ts_ns: int, bar_high: float,
+                bar_low: float) -> tuple[int, np.ndarray, np.ndarray]:
+    """``track_update`` given the snapshot's ``group_kernel`` rows ``g``: breaks, retention, strength,
+    matching, ids; same returns."""
     n = meta[M_N]
     prev = meta_f[MF_LAST_PRICE] if meta[M_HAS_LAST] == 1 else price
     low = bar_low if not np.isnan(bar_low) else min(prev, price)
     high = bar_high if not np.isnan(bar_high) else max(prev, price)
     surv, kept, newly = _previous_rows(cf, ci, n, ts_ns, low, high, params[P_RETENTION_S])
-
-    g = group_kernel(prices, long_usd, short_usd, price, params, tier_lev, tier_long, tier_short, dist_lev,
-                     dist_logd)
     m = g.shape[0]
     usd = np.empty(m)
     new_level = np.empty(m)
     for j in range(m):
         usd[j] = g[j, G_USD]
         new_level[j] = g[j, G_LEVEL]
-    strength = strength_values(usd, strength_reference(ring, meta[M_RING_N], usd, params[P_QUANTILE]))
+    ref = strength_reference_near(ring, meta[M_RING_N], usd, params[P_QUANTILE], reference_guess(cf, ci, n))
+    strength = strength_values(usd, ref)
     meta[M_RING_N], meta[M_RING_POS] = ring_push(ring, meta[M_RING_N], meta[M_RING_POS], usd)
     new_side = np.empty(m, np.int64)
     for j in range(m):
@@ -108,7 +160,7 @@ def track_update(cf: np.ndarray, ci: np.ndarray, meta: np.ndarray, meta_f: np.nd
     for k in range(surv.size):
         held[kept.size + k] = surv[k]
     born = np.empty(m, np.int64)  # rows of ni born so far in this update
-    n_born = 0
+    n_born = np.int64(0)  # not the literal 0: _salt_new would compile a second, literal-typed version
     w_bin = np.log1p(params[P_BIN_PCT] / 100.0)
     for j in range(m):
         level, cur = g[j, G_LEVEL], usd[j]
@@ -165,7 +217,7 @@ def track_update(cf: np.ndarray, ci: np.ndarray, meta: np.ndarray, meta_f: np.nd
         keys[k] = ni[k, I_KEY]  # keys stay far below 2^53: exact
         sides[k] = ni[k, I_SIDE]
         levels[k] = nf[k, F_LEVEL]
-    order = lex_argsort(levels, sides, keys)
+    order = lex_merge_argsort(levels, sides, keys, m)  # new rows, then the kept ones: both in order
     if total > cf.shape[0]:
         cap = max(2 * cf.shape[0], total)
         cf = np.empty((cap, NF))

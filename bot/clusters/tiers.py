@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from numba import njit
 
-from bot.clusters.kernel_group import pick_tier
+from bot.clusters.kernel_group import pick_tiers
 
 DEFAULT_TIERS: tuple[float, ...] = (5.0, 10.0, 20.0, 25.0, 50.0, 75.0, 100.0, 125.0)
 DEFAULT_MMR = 0.004  # Binance BTCUSDT first bracket (notional < 50k USD)
@@ -94,16 +94,6 @@ def dominant_tiers(info: TierInfo, level_is_short: np.ndarray, level_idx: np.nda
                                  np.ascontiguousarray(starts, dtype=np.int64),
                                  *(np.ascontiguousarray(a, dtype=np.float64) for a in (info.leverages, info.long,
                                                                                        info.short)))
-
-
-@njit(cache=True)
-def pick_tiers(distance_frac: np.ndarray, is_short: np.ndarray, leverages: np.ndarray,
-               log_distance: np.ndarray) -> np.ndarray:
-    """``DistanceTable.pick`` over arrays (the same ``pick_tier`` the grouping kernel calls)."""
-    out = np.empty(distance_frac.size)
-    for i in range(distance_frac.size):
-        out[i] = pick_tier(distance_frac[i], is_short[i], leverages, log_distance)
-    return out
 
 
 @njit(cache=True)
