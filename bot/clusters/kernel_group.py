@@ -27,18 +27,11 @@ NG = 11
 
 
 @njit(cache=True)
-def _positions(lp: np.ndarray, long_usd: np.ndarray, short_usd: np.ndarray, width: float, gap: int,
-               pad: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Levels with USD, long side then short side: (level index, side, USD, bin position)."""
+def _positions(lp: np.ndarray, long_usd: np.ndarray, short_usd: np.ndarray, width: float, gap: int, pad: int,
+               idx: np.ndarray, side: np.ndarray, us: np.ndarray, pos: np.ndarray, at: np.ndarray) -> None:
+    """Levels with USD, long side then short side, into the caller's arrays (size: the count of them):
+    level index, side, USD, bin position; ``at`` (size of ``lp``) is scratch."""
     n = long_usd.size
-    total = 0
-    for i in range(n):
-        total += (long_usd[i] > 0) + (short_usd[i] > 0)
-    idx = np.empty(total, np.int64)
-    side = np.empty(total, np.int64)
-    us = np.empty(total)
-    pos = np.empty(total)
-    at = np.empty(n)
     k = 0
     offset = 0.0
     for s in range(2):
@@ -62,7 +55,6 @@ def _positions(lp: np.ndarray, long_usd: np.ndarray, short_usd: np.ndarray, widt
                 k += 1
         # integer offset: the bins of the second side keep their own alignment
         offset = np.ceil((lp[last] - base) / width) + offset + gap + 2 * pad + 4
-    return idx, side, us, pos
 
 
 @njit(cache=True)
@@ -92,32 +84,62 @@ def log_kernel(values: np.ndarray) -> np.ndarray:
 def group_kernel_lp(prices: np.ndarray, lp: np.ndarray, long_usd: np.ndarray, short_usd: np.ndarray, price: float,
                     params: np.ndarray, tier_lev: np.ndarray, tier_long: np.ndarray, tier_short: np.ndarray,
                     dist_lev: np.ndarray, dist_logd: np.ndarray) -> np.ndarray:
-    """``group_kernel`` given ``lp = log_kernel(prices)`` (a caller with a fixed price grid logs it once)."""
+    """``group_kernel`` given ``lp = log_kernel(prices)`` (a caller with a fixed price grid logs it once).
+
+    Scratch lives in one float64 and one int64 workspace per stage (carved into slices): a
+    snapshot costs a handful of allocations, not one per intermediate array.
+    """
     n = prices.size
     gap = int(params[P_GAP_BINS])
     smooth = int(params[P_SMOOTH_BINS])
     core_frac = params[P_CORE_FRAC]
     pad = smooth + 2
-    width = np.log1p(params[P_BIN_PCT] / 100.0)
+    total = 0
+    for i in range(n):
+        total += (long_usd[i] > 0) + (short_usd[i] > 0)
+    # one workspace per snapshot (big allocations take glibc's slow path): float64 steps/at (n) |
+    # us | pos | at_level (total each) | raw (nbins + 2 smooth) | profile | cuts (nbins each), then
+    # int64 (viewed) idx | side | new_run | piece | starts | core (total each) | inside (nbins + 1) |
+    # peaks (nbins); nbins is bounded before the positions exist: each side spans at most
+    # (lp[-1] - lp[0]) / width bins, plus the offsets and pads below
+    min_width = np.log1p(params[P_BIN_PCT] / 100.0)  # the bins are at least this wide
+    span = 2.0 * (lp[n - 1] - lp[0]) / min_width if n > 0 and min_width > 0 else np.inf
+    nb_max = int(span) + gap + 4 * pad + 32 if 0.0 <= span < 1e6 else 0  # 0: profile arrays of their own
+    f_len = n + 3 * total + 3 * nb_max + 2 * smooth
+    ws = np.empty(f_len + 6 * total + 2 * nb_max + 1)
+    fw = ws[:f_len]
+    width = min_width
     if n > 1:
-        steps = np.empty(n - 1)
+        steps = fw[:n - 1]
         for i in range(n - 1):
             steps[i] = lp[i + 1] - lp[i]
         width = max(width, quantile_kernel(steps, 0.5))
-    idx, side, us, pos = _positions(lp, long_usd, short_usd, width, gap, pad)
-    total = idx.size
     if total == 0:
         return np.empty((0, NG))
-    new_run = np.empty(total, np.bool_)
-    new_run[0] = True
+    iw = ws[f_len:].view(np.int64)
+    us, pos, at_level = fw[n:n + total], fw[n + total:n + 2 * total], fw[n + 2 * total:n + 3 * total]
+    idx, side, new_run = iw[:total], iw[total:2 * total], iw[2 * total:3 * total]
+    piece, starts, core = iw[3 * total:4 * total], iw[4 * total:5 * total], iw[5 * total:6 * total]
+    _positions(lp, long_usd, short_usd, width, gap, pad, idx, side, us, pos, fw[:n])  # the steps are done with
+    new_run[0] = 1
     for k in range(1, total):
         # round(dx) - 1 empty bins lie between two levels; rounding keeps a misaligned grid whole
         new_run[k] = pos[k] - pos[k - 1] >= gap + 1.5
-    profile = smoothed_profile(pos, us, new_run, pad, smooth)
-    starts, core = cluster_starts(pos, new_run, profile, core_frac)
-    m = starts.size
+    nbins = int(np.floor(pos[total - 1])) + pad + 2
+    if nbins <= nb_max:
+        pw = fw[n + 3 * total:]
+        pi = iw[6 * total:]
+    else:  # not reached (the bound holds); kept so a wrong bound can never write out of bounds
+        pw = np.empty(3 * nbins + 2 * smooth)
+        pi = np.empty(2 * nbins + 1, np.int64)
+    profile = pw[nbins + 2 * smooth:2 * nbins + 2 * smooth]
+    smoothed_profile(pos, us, new_run, smooth, pw[:nbins + 2 * smooth], pi[:nbins + 1], profile)
+    m = cluster_starts(pos, new_run, profile, core_frac, pi[nbins + 1:], pw[2 * nbins + 2 * smooth:], at_level, piece,
+                       starts, core)
     out = np.empty((m, NG))
     n_long = np.int64(0)  # not the literal 0: callees would compile a second, literal-typed version
+    implied = tier_lev.size == 0
+    in_order = True  # rows ascend by (level, side): lex_merge_argsort would return the identity
     for c in range(m):
         s = starts[c]
         e = starts[c + 1] - 1 if c + 1 < m else total - 1
@@ -137,25 +159,31 @@ def group_kernel_lp(prices: np.ndarray, lp: np.ndarray, long_usd: np.ndarray, sh
         out[c, G_LOW] = low
         out[c, G_HIGH] = high
         out[c, G_DIST_PCT] = dist * 100.0
-        out[c, G_TIER] = dist  # the distance fraction, until _cluster_tiers puts the tier there
+        if implied:
+            out[c, G_TIER] = _pick_tier(dist, side[s], dist_lev, dist_logd)
+        else:
+            out[c, G_TIER] = _dominant_tier(idx, s, e, tier_lev, tier_short if side[s] == 1 else tier_long)
         out[c, G_FIRST] = idx[s]
         out[c, G_LAST] = idx[e]
         out[c, G_NLEV] = e - s + 1
         out[c, G_CORE] = 1.0 if core[c] else 0.0
-    _cluster_tiers(out, idx, starts, total, tier_lev, tier_long, tier_short, dist_lev, dist_logd)
-    level = np.empty(m)
-    side_of = np.empty(m)
-    for c in range(m):
-        level[c] = out[c, G_LEVEL]
-        side_of[c] = out[c, G_SIDE]
-    # each side's clusters ascend (their level ranges do): the sort is a merge of the two sides
-    order = lex_merge_argsort(level, side_of, side_of, n_long)
+        if c > 0 and (level < out[c - 1, G_LEVEL] or (level == out[c - 1, G_LEVEL]
+                                                      and out[c, G_SIDE] < out[c - 1, G_SIDE])):
+            in_order = False
     min_usd = params[P_MIN_CLUSTER_USD]
-    in_place = True
-    for c in range(m):
-        in_place = in_place and order[c] == c and (min_usd <= 0 or out[c, G_USD] >= min_usd)
+    in_place = in_order
+    if min_usd > 0:
+        for c in range(m):
+            in_place = in_place and out[c, G_USD] >= min_usd
     if in_place:  # the usual map (longs below the price, shorts above, none dropped): no copy
         return out
+    level_of = np.empty(m)
+    side_of = np.empty(m)
+    for c in range(m):
+        level_of[c] = out[c, G_LEVEL]
+        side_of[c] = out[c, G_SIDE]
+    # each side's clusters ascend (their level ranges do): the sort is a merge of the two sides
+    order = lex_merge_argsort(level_of, side_of, side_of, n_long)
     result = np.empty((m, NG))
     kept = 0
     for r in order:
@@ -167,36 +195,16 @@ def group_kernel_lp(prices: np.ndarray, lp: np.ndarray, long_usd: np.ndarray, sh
 
 
 @njit(cache=True)
-def _cluster_tiers(out: np.ndarray, idx: np.ndarray, starts: np.ndarray, total: int, tier_lev: np.ndarray,
-                   tier_long: np.ndarray, tier_short: np.ndarray, dist_lev: np.ndarray, dist_logd: np.ndarray) -> None:
-    """``out[:, G_TIER]``: the dominant tier of each cluster's levels by per-tier USD, else the implied one.
-
-    On entry ``out[:, G_TIER]`` holds each cluster's distance fraction (exact, not from the percent).
-    One call for all clusters: a call per cluster would pass (and reference-count) six arrays.
-    """
-    m = out.shape[0]
-    if tier_lev.size == 0:
-        dist = np.empty(m)
-        side = np.empty(m, np.int64)
-        for c in range(m):
-            dist[c] = out[c, G_TIER]
-            side[c] = int(out[c, G_SIDE])
-        tiers = pick_tiers(dist, side, dist_lev, dist_logd)
-        for c in range(m):
-            out[c, G_TIER] = tiers[c]
-        return
-    for c in range(m):
-        s = starts[c]
-        e = starts[c + 1] - 1 if c + 1 < m else total - 1
-        table = tier_short if out[c, G_SIDE] == 1 else tier_long
-        best, at = -np.inf, 0
-        for t in range(tier_lev.size):
-            acc = 0.0
-            for k in range(s, e + 1):
-                acc += table[t, idx[k]]
-            if acc > best:
-                best, at = acc, t
-        out[c, G_TIER] = tier_lev[at]
+def _dominant_tier(idx: np.ndarray, s: int, e: int, tier_lev: np.ndarray, table: np.ndarray) -> float:
+    """The tier with the most USD (first on ties) over levels ``idx[s..e]`` of a (K, n) per-tier table."""
+    best, at = -np.inf, 0
+    for t in range(tier_lev.size):
+        acc = 0.0
+        for k in range(s, e + 1):
+            acc += table[t, idx[k]]
+        if acc > best:
+            best, at = acc, t
+    return tier_lev[at]
 
 
 @njit(cache=True)
@@ -208,14 +216,20 @@ def pick_tiers(distance_frac: np.ndarray, is_short: np.ndarray, leverages: np.nd
     """
     out = np.empty(distance_frac.size)
     for i in range(distance_frac.size):
-        logd = np.log(max(distance_frac[i], 1e-12))
-        best, at = np.inf, 0
-        for t in range(leverages.size):
-            gap = abs(logd - log_distance[is_short[i], t])
-            if gap < best:
-                best, at = gap, t
-        out[i] = leverages[at]
+        out[i] = _pick_tier(distance_frac[i], is_short[i], leverages, log_distance)
     return out
+
+
+@njit(cache=True)
+def _pick_tier(distance_frac: float, is_short: int, leverages: np.ndarray, log_distance: np.ndarray) -> float:
+    """``pick_tiers`` of one distance."""
+    logd = np.log(max(distance_frac, 1e-12))
+    best, at = np.inf, 0
+    for t in range(leverages.size):
+        gap = abs(logd - log_distance[is_short, t])
+        if gap < best:
+            best, at = gap, t
+    return leverages[at]
 
 
 @njit(cache=True)

@@ -19,6 +19,12 @@ _PROFILE_SCALE = 1e12   # the profile is quantized to integers relative to its m
 def local_maxima(x: np.ndarray) -> np.ndarray:
     """Indices of local maxima (scipy ``find_peaks`` without conditions: plateau -> its middle)."""
     out = np.empty(x.size, np.int64)
+    return out[:_local_maxima_into(x, out)]
+
+
+@njit(cache=True)
+def _local_maxima_into(x: np.ndarray, out: np.ndarray) -> int:
+    """``local_maxima`` written to the front of ``out`` (size >= x.size); returns how many."""
     m = 0
     i = 1
     i_max = x.size - 1
@@ -32,7 +38,7 @@ def local_maxima(x: np.ndarray) -> np.ndarray:
                 m += 1
                 i = ahead
         i += 1
-    return out[:m]
+    return m
 
 
 @njit(cache=True)
@@ -87,39 +93,47 @@ def _significant(x: np.ndarray, peak: int, need: float) -> bool:
 
 
 @njit(cache=True)
-def valley_cuts(profile: np.ndarray, core_frac: float) -> np.ndarray:
-    """Bin positions of the lowest point (first one on ties) between consecutive significant peaks."""
-    peaks = local_maxima(profile)
+def valley_cuts(profile: np.ndarray, core_frac: float, peaks: np.ndarray, cuts: np.ndarray) -> int:
+    """Bin positions of the lowest point (first one on ties) between consecutive significant peaks.
+
+    Written to the front of ``cuts``; ``peaks`` (int64) is scratch; both of size >= profile.size.
+    Returns the number of cuts.
+    """
+    n_peaks = _local_maxima_into(profile, peaks)
     n_keep = 0
-    for k in range(peaks.size):  # kept peaks overwrite the front of ``peaks`` (k >= n_keep)
+    for k in range(n_peaks):  # kept peaks overwrite the front of ``peaks`` (k >= n_keep)
         if _significant(profile, peaks[k], (1.0 - core_frac) * profile[peaks[k]]):
             peaks[n_keep] = peaks[k]
             n_keep += 1
     if n_keep < 2:
-        return np.empty(0)
-    cuts = np.empty(n_keep - 1)
+        return 0
     for k in range(n_keep - 1):
         at = peaks[k]
         for b in range(peaks[k] + 1, peaks[k + 1]):
             if profile[b] < profile[at]:
                 at = b
         cuts[k] = at
-    return cuts
+    return n_keep - 1
 
 
 @njit(cache=True)
-def smoothed_profile(pos: np.ndarray, us: np.ndarray, new_run: np.ndarray, pad: int, smooth: int) -> np.ndarray:
+def smoothed_profile(pos: np.ndarray, us: np.ndarray, new_run: np.ndarray, smooth: int, raw: np.ndarray,
+                     inside: np.ndarray, prof: np.ndarray) -> None:
     """Cloud-in-cell deposit, tolerated holes filled (lower neighbour), triangular smoothing, quantized.
 
-    ``pos`` ascends (the levels' prices do), so a bin's deposits arrive one after the other: they
-    are summed in a register, in the same order (from 0.0) as per-bin accumulators would.
+    The profile of ``nbins = floor(pos[-1]) + pad + 2`` bins goes to ``prof`` (nbins); ``raw``
+    (nbins + 2 x smooth) and ``inside`` (int64, nbins + 1) are scratch (the caller's workspace:
+    no allocation per snapshot). ``pos`` ascends (the levels' prices do), so a bin's deposits
+    arrive one after the other: they are summed in a register, in the same order (from 0.0) as
+    per-bin accumulators would.
     """
     n = pos.size
-    nbins = int(np.floor(pos[n - 1])) + pad + 2
+    nbins = prof.size
     # the deposit with `smooth` zero bins either side: the smoothing then needs no bounds tests
     # (adding 0.0 x weight leaves a non-negative sum unchanged, bit for bit)
-    raw = np.zeros(nbins + 2 * smooth)
-    inside = np.zeros(nbins + 1, np.int64)
+    raw[:] = 0.0
+    inside[:] = 0
+    prof[:] = 0.0
     b = int(np.floor(pos[0]))
     lower = 0.0   # deposits of the levels in bin b into b ...
     upper = 0.0   # ... and into b + 1
@@ -157,16 +171,11 @@ def smoothed_profile(pos: np.ndarray, us: np.ndarray, new_run: np.ndarray, pad: 
         if value > 0:
             last = value
     width = 2 * smooth + 1
-    kern = np.empty(width)
     total = 0.0
     for j in range(width):
-        kern[j] = (smooth + 1.0) - abs(j - smooth)
-        total += kern[j]
-    for j in range(width):
-        kern[j] /= total
-    prof = np.zeros(nbins)
+        total += (smooth + 1.0) - abs(j - smooth)
     for j in range(width):  # per bin the same sum order as a loop over j (vectorizes over bins)
-        w = kern[j]
+        w = ((smooth + 1.0) - abs(j - smooth)) / total
         for b in range(nbins):
             prof[b] += raw[b + j] * w
     top = 0.0
@@ -176,35 +185,41 @@ def smoothed_profile(pos: np.ndarray, us: np.ndarray, new_run: np.ndarray, pad: 
         scale = _PROFILE_SCALE / top
         for b in range(nbins):
             prof[b] = np.rint(prof[b] * scale)
-    return prof
 
 
 @njit(cache=True)
-def cluster_starts(pos: np.ndarray, new_run: np.ndarray, profile: np.ndarray,
-                   core_frac: float) -> tuple[np.ndarray, np.ndarray]:
-    """First level of each cluster and whether it is a core one.
+def cluster_starts(pos: np.ndarray, new_run: np.ndarray, profile: np.ndarray, core_frac: float, peaks: np.ndarray,
+                   cuts: np.ndarray, at_level: np.ndarray, piece_start: np.ndarray, starts: np.ndarray,
+                   core_of: np.ndarray) -> int:
+    """First level of each cluster (``starts``) and whether it is a core one (``core_of``, 0/1).
 
     A piece (a run cut at the valleys) splits into its core levels (profile >= core_frac x the
     piece's height) and the flanks between them; a new cluster starts at each run, at each
-    core/flank change and where a core crosses into a new piece.
+    core/flank change and where a core crosses into a new piece. Every array after
+    ``core_frac`` is the caller's scratch (``peaks``/``cuts`` >= profile.size, the others >=
+    pos.size, int64 but ``cuts``/``at_level``); returns the number of clusters m, written to the
+    front of ``starts`` and ``core_of``.
     """
     n = pos.size
-    cuts = valley_cuts(profile, core_frac)
-    at_level = np.empty(n)
-    piece_start = np.empty(n, np.bool_)
-    basin = 0  # cuts strictly below the level (positions ascend): its peak basin
-    for k in range(n):
-        j = int(np.floor(pos[k]))
+    n_cuts = valley_cuts(profile, core_frac, peaks, cuts)
+    one = np.uint64(1)
+    for k in range(n):  # unsigned bins (pos >= 0): no negative-index wraparound, no branch
+        x = pos[k]
+        f = np.floor(x)
+        j = np.uint64(f)
         # on a bin (pos == j) this is profile[j] exactly: (+-0.0) + p == p for the profile's p >= 0
-        at_level[k] = (profile[j + 1] - profile[j]) * (pos[k] - j) + profile[j]
+        at_level[k] = (profile[j + one] - profile[j]) * (x - f) + profile[j]
+    if n_cuts == 0:  # the pieces are the runs
+        piece_start = new_run
+    basin = 0  # cuts strictly below the level (positions ascend): its peak basin
+    for k in range(n if n_cuts > 0 else 0):
         start = new_run[k]
-        if basin < cuts.size and cuts[basin] < pos[k]:
-            while basin < cuts.size and cuts[basin] < pos[k]:
+        if basin < n_cuts and cuts[basin] < pos[k]:
+            while basin < n_cuts and cuts[basin] < pos[k]:
                 basin += 1
-            start = start or k > 0
+            if k > 0:
+                start = 1
         piece_start[k] = start
-    starts = np.empty(n, np.int64)
-    core_of = np.empty(n, np.bool_)
     m = 0
     prev = False
     k = 0
@@ -223,4 +238,4 @@ def cluster_starts(pos: np.ndarray, new_run: np.ndarray, profile: np.ndarray,
                 m += 1
             prev = core
         k = e
-    return starts[:m], core_of[:m]
+    return m
