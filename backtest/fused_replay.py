@@ -24,16 +24,14 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from backtest.signal_rows import LazySignals, SignalRow
 from backtest.fused import (B_ASYM, B_ATR, B_BAR, B_BIAS, B_COUNT, B_FALLBACK, B_FIRST, B_LS, B_OI, B_WINNER,
                             fused_synthetic)
-from bot.clusters.kernel import (F_DIST, F_HIGH, F_LEVEL, F_LOW, F_PEAK_STRENGTH, F_PEAK_USD, F_STRENGTH, F_TIER,
-                                 F_USD, I_ACTIVE, I_BROKEN_AT, I_FIRST_SEEN, I_KEY, I_LAST_SEEN, I_LAST_UPDATED,
-                                 I_LOG_BIN, I_SALT, I_SIDE)
-from bot.clusters.grouping import SIDES, tier_arrays
+from backtest.signal_rows import LazySignals, SignalRow
+from bot.clusters.kernel import I_FIRST_SEEN, I_KEY, I_LOG_BIN, I_SALT, I_SIDE
+from bot.clusters.grouping import tier_arrays
 from bot.clusters.magnets import magnet_read
 from bot.clusters.tiers import tiers_from_assumptions
-from bot.clusters.tracker import ClusterTracker, from_ns, make_cluster_id
+from bot.clusters.tracker import ClusterTracker, cluster_of, from_ns, make_cluster_id
 from bot.decide import CooldownGate
 from bot.domain import Bias, Cluster, HeatmapSource, MagnetRead, MarketContext, canonical_key
 from strategies import kernel as K
@@ -90,16 +88,7 @@ class _Clusters:
 
     def build(self, f: np.ndarray, i: np.ndarray) -> Cluster:
         """The ``Cluster`` the tracker returns for state row (``f``, ``i``)."""
-        usd = float(f[F_USD])
-        broken = int(i[I_BROKEN_AT])
-        return Cluster(cluster_id=self.cid(i), price_level=float(f[F_LEVEL]), side=SIDES[int(i[I_SIDE])],
-                       leverage_tier=float(f[F_TIER]), open_interest=usd,
-                       liquidation_count=int(round(usd / self.typical)), strength=float(f[F_STRENGTH]),
-                       distance_from_price=float(f[F_DIST]), active=int(i[I_ACTIVE]) == 1,
-                       first_seen=self.time(int(i[I_FIRST_SEEN])), last_seen=self.time(int(i[I_LAST_SEEN])),
-                       last_updated=self.time(int(i[I_LAST_UPDATED])), price_low=float(f[F_LOW]),
-                       price_high=float(f[F_HIGH]), broken_at=self.time(broken) if broken >= 0 else None,
-                       peak_open_interest=float(f[F_PEAK_USD]), peak_strength=float(f[F_PEAK_STRENGTH]))
+        return cluster_of(f.tolist(), i.tolist(), self.cid(i), self.time, self.typical)
 
     def ordered(self, fs: np.ndarray, is_: np.ndarray) -> list[Cluster]:
         """The clusters of one bar's dumped rows in the tracker's (canonical) order."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import math
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -63,6 +63,20 @@ def to_ns(ts: datetime) -> int:
 def from_ns(ns: int) -> datetime:
     """Inverse of ``to_ns`` (aware UTC, truncated to microseconds)."""
     return _EPOCH + timedelta(microseconds=int(ns) // 1000)
+
+
+def cluster_of(f: Sequence[float], i: Sequence[int], cluster_id: str, time_of: Callable[[int], datetime],
+               typical_usd: float) -> Cluster:
+    """The ``Cluster`` of one state row (``cf`` values ``f``, ``ci`` values ``i``; times via ``time_of``)."""
+    usd = float(f[F_USD])
+    broken = int(i[I_BROKEN_AT])
+    return Cluster(
+        cluster_id=cluster_id, price_level=float(f[F_LEVEL]), side=SIDES[int(i[I_SIDE])], leverage_tier=float(f[F_TIER]),
+        open_interest=usd, liquidation_count=int(round(usd / typical_usd)), strength=float(f[F_STRENGTH]),
+        distance_from_price=float(f[F_DIST]), active=int(i[I_ACTIVE]) == 1, first_seen=time_of(int(i[I_FIRST_SEEN])),
+        last_seen=time_of(int(i[I_LAST_SEEN])), last_updated=time_of(int(i[I_LAST_UPDATED])),
+        price_low=float(f[F_LOW]), price_high=float(f[F_HIGH]), broken_at=time_of(broken) if broken >= 0 else None,
+        peak_open_interest=float(f[F_PEAK_USD]), peak_strength=float(f[F_PEAK_STRENGTH]))
 
 
 def make_cluster_id(symbol: str, side_code: int, log_bin: int, birth_ns: int, salt: int) -> str:
@@ -122,18 +136,8 @@ class ClusterTracker:
         n = int(meta[M_N])
         rows_f, rows_i = cf[:n], ci[:n]
         typical = self.settings.typical_position_usd
-        out = []
-        for f, i in zip(rows_f.tolist(), rows_i.tolist()):
-            usd = f[F_USD]
-            broken = i[I_BROKEN_AT]
-            out.append(Cluster(
-                cluster_id=self.cluster_id(i[I_KEY]), price_level=f[F_LEVEL], side=SIDES[i[I_SIDE]],
-                leverage_tier=f[F_TIER], open_interest=usd, liquidation_count=int(round(usd / typical)),
-                strength=f[F_STRENGTH], distance_from_price=f[F_DIST], active=i[I_ACTIVE] == 1,
-                first_seen=self._time(i[I_FIRST_SEEN]), last_seen=self._time(i[I_LAST_SEEN]),
-                last_updated=self._time(i[I_LAST_UPDATED]), price_low=f[F_LOW], price_high=f[F_HIGH],
-                broken_at=self._time(broken) if broken >= 0 else None, peak_open_interest=f[F_PEAK_USD],
-                peak_strength=f[F_PEAK_STRENGTH]))
+        out = [cluster_of(f, i, self.cluster_id(i[I_KEY]), self._time, typical)
+               for f, i in zip(rows_f.tolist(), rows_i.tolist())]
         level, side = rows_f[:, F_LEVEL], rows_i[:, I_SIDE]
         if n > 1 and np.any((level[1:] == level[:-1]) & (side[1:] == side[:-1])):
             out.sort(key=canonical_key)  # ties at one price and side: by birth, then id
