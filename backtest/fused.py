@@ -249,18 +249,6 @@ def decide_rows(cf, ci, meta, meta_f, ring, cparams, eparams, groups, g_off, j0,
 
 
 CHUNK_BARS = 4096  # bars grouped per step of the pipeline
-GROUP_WORKERS = 1  # threads grouping ahead of the deciding thread
-
-
-def _stack(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Group rows and offsets of consecutive bar ranges as one range's."""
-    if len(parts) == 1:
-        return parts[0]
-    offsets, base = [parts[0][1]], parts[0][1][-1]
-    for _, off in parts[1:]:
-        offsets.append(off[1:] + base)
-        base = base + off[-1]
-    return np.concatenate([g for g, _ in parts]), np.concatenate(offsets)
 
 
 def fused_synthetic(state: Any, cparams: np.ndarray, eparams: np.ndarray, series: Any, tiers: tuple[np.ndarray, ...],
@@ -268,7 +256,7 @@ def fused_synthetic(state: Any, cparams: np.ndarray, eparams: np.ndarray, series
                     ls: np.ndarray, bias_threshold: float, keep_from: int, want_fp: bool) -> tuple[Any, ...]:
     """Every bar of ``series`` (row j = valid bar j) through the decision kernels, on two cores.
 
-    A pipeline of chunks: worker threads group chunk k+1 (``group_rows``) while this thread decides
+    A pipeline of chunks: a worker thread groups chunk k+1 (``group_rows``) while this thread decides
     chunk k (``decide_rows``); all release the GIL. The decisions run strictly in bar
     order on one thread, so the result is the same as one loop's. Returns (cf, ci, info, levels,
     cand, cand_tab, cand_f, cand_i, dump_f, dump_i, dump_bar, fingerprints, engine_bars).
@@ -292,16 +280,13 @@ def fused_synthetic(state: Any, cparams: np.ndarray, eparams: np.ndarray, series
     def group(j0: int, j1: int) -> tuple[np.ndarray, np.ndarray]:
         return group_rows(base, long32, short32, price, grid, grid_lp, grid_base, cparams, *tiers, j0, j1)
 
-    def submit(pool: ThreadPoolExecutor, j0: int, j1: int) -> list[Any]:
-        step = -(-(j1 - j0) // GROUP_WORKERS)
-        return [pool.submit(group, a, min(a + step, j1)) for a in range(j0, j1, step)] or [pool.submit(group, j0, j1)]
-
-    with ThreadPoolExecutor(max_workers=GROUP_WORKERS, thread_name_prefix="liqbot-group") as pool:
-        ahead = submit(pool, *bounds[0])
+    # one worker: grouping with two workers (three threads on two cores) measured no faster
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="liqbot-group") as pool:
+        ahead = pool.submit(group, *bounds[0])
         for k, (j0, j1) in enumerate(bounds):
-            groups, offsets = _stack([f.result() for f in ahead])
+            groups, offsets = ahead.result()
             if k + 1 < len(bounds):
-                ahead = submit(pool, *bounds[k + 1])
+                ahead = pool.submit(group, *bounds[k + 1])
             out = decide_rows(cf, ci, meta, meta_f, ring, cparams, eparams, groups, offsets, j0, j1, price, ts, high,
                               low, close, trade, oi, ls, bias_threshold, keep_from, want_fp, recent, n_recent, nc,
                               fps)
