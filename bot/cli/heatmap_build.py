@@ -170,7 +170,7 @@ def _iso_ns(ns: int) -> str:
 
 
 def _print_summary(s: dict[str, Any]) -> None:
-    from rich.console import Console
+    from bot.cli.console import stdout_console
     from rich.table import Table
 
     table = Table(title=f"heatmap build: {s['symbol']} -> {s['store']}", show_header=False)
@@ -183,4 +183,4 @@ def _print_summary(s: dict[str, Any]) -> None:
             ("total", f"{s['seconds']['total']:.2f} s")]
     for name, value in rows:
         table.add_row(name, str(value))
-    Console().print(table)
+    stdout_console().print(table)

@@ -201,9 +201,9 @@ def _summary(provider: str, symbol: str, out: Path, since: datetime, until: date
 
 
 def _print_report(summary: dict[str, Any]) -> None:
-    from rich.console import Console
+    from bot.cli.console import stdout_console
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = stdout_console(highlight=False, soft_wrap=True)
     console.print(f"[bold]{summary['provider']}[/] {summary['symbol']} -> {summary['store']}")
     span = f"{summary['first']} .. {summary['last']}" if summary["first"] else "nothing in range"
     console.print(f"wrote {summary['snapshots']} snapshots ({span}) in {summary['requests']} requests "

@@ -151,7 +151,7 @@ class BarProgress:
 
 def print_stats(doc: dict[str, Any]) -> None:
     """The stats table and the signal counts on stdout (rich)."""
-    from rich.console import Console
+    from bot.cli.console import stdout_console
     from rich.table import Table
 
     run = doc["run"]
@@ -174,7 +174,7 @@ def print_stats(doc: dict[str, Any]) -> None:
             else:
                 cells.append(str(v))
         table.add_row(*cells)
-    console = Console(width=None if sys.stdout.isatty() else 160)  # a pipe gets the whole table
+    console = stdout_console()  # a pipe gets the whole table
     console.print(table)
     sig = doc["signals"]
     console.print(f"signals {sig['emitted']:,} emitted, {sig['suppressed_by_cooldown']:,} suppressed by the cooldown, "

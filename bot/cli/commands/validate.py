@@ -61,7 +61,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _print_table(report: dict[str, Any]) -> None:
-    from rich.console import Console
+    from bot.cli.console import stdout_console
     from rich.table import Table
 
     table = Table(title=f"Spearman, {report['bars']} bars", caption=f"{report['from']} .. {report['to']}")
@@ -72,4 +72,4 @@ def _print_table(report: dict[str, Any]) -> None:
     for name, sk in rows:
         table.add_row(name, *(f"{x:.3f}" if x is not None else "n/a"
                               for x in (sk["spearman_long"], sk["spearman_short"])))
-    Console().print(table)
+    stdout_console().print(table)
