@@ -1,4 +1,4 @@
-"""``liqbot jit warm`` and the compile notice of a first run (bot.jitwarm, bot.jitprogress)."""
+"""``liqbot jit warm`` and the compile notice of a first run (bot.cli.jitwarm, bot.jitprogress)."""
 
 from __future__ import annotations
 

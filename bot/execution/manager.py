@@ -24,9 +24,8 @@ from bot.errors import AmbiguousError, RejectedError
 from bot.execution.ledger import QTY_EPS, apply_fill
 from bot.execution.orders import (ClosedTrade, Fill, Order, OrderIntent, OrderLeg, OrderState, OrderType, Position,
                                   client_order_id, new_order)
-from bot.execution.protocol import Broker
+from bot.execution.protocol import Broker, OrderStore
 from bot.logs import get_logger
-from bot.store import Store
 
 log = get_logger("liqbot.execution")
 
@@ -43,7 +42,7 @@ class StepChanges:
 class OrderManager:
     """Tracks the bot's orders and positions against one broker, persisting through ``store``."""
 
-    def __init__(self, broker: Broker, store: Store) -> None:
+    def __init__(self, broker: Broker, store: OrderStore) -> None:
         self.broker = broker
         self.store = store
         self.working: dict[str, Order] = {o.client_id: o for o in store.open_orders()}

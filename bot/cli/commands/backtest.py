@@ -51,11 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def spec_from(args: argparse.Namespace, settings: Any) -> Any:
-    """The ``BacktestSpec`` of the command line."""
-    from backtest.run import BacktestSpec
+    """The ``BacktestSpec`` of the command line (the paths are checked before the backtester is imported)."""
     from bot.cli.commands.paper import _span
     from bot.cli.timeargs import parse_time
-    from bot.feeds.replay import ReplayFiles
 
     for name in ("candles", "oi", "ls_ratio", "funding", "fine_candles"):
         path = getattr(args, name)
@@ -71,6 +69,8 @@ def spec_from(args: argparse.Namespace, settings: Any) -> Any:
     names = tuple(n.strip() for n in args.strategies.split(",") if n.strip()) if args.strategies else None
     symbol = args.symbol or settings.symbols[0]
     warmup: timedelta = _span(args.warmup or settings.backtest.warmup, "--warmup")
+    from backtest.run import BacktestSpec  # pandas, vectorbt: only once the input is known good
+    from bot.feeds.replay import ReplayFiles
     return BacktestSpec(symbol=symbol, files=ReplayFiles(args.candles, args.oi, args.ls_ratio, args.funding),
                         start=start, end=end, warmup=warmup, strategies=names, heatmaps_dir=args.heatmaps,
                         fine_candles=args.fine_candles)
@@ -78,10 +78,10 @@ def spec_from(args: argparse.Namespace, settings: Any) -> Any:
 
 def run(args: argparse.Namespace, settings: Any) -> int:
     """Handler of ``liqbot backtest``."""
+    spec = spec_from(args, settings)  # bad input is a one-line error before the heavy imports
     from backtest.run import run_backtest, summary, trade_records
     from bot.signallog import SignalLogWriter
 
-    spec = spec_from(args, settings)
     log = None
     if args.signals is not None:
         args.signals.unlink(missing_ok=True)  # a fresh log per run, not appended to an old one

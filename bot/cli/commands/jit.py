@@ -1,4 +1,4 @@
-"""``liqbot jit warm``: compile (or load) every numba kernel now, not on first use (bot.jitwarm)."""
+"""``liqbot jit warm``: compile (or load) every numba kernel now, not on first use (bot.cli.jitwarm)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,6 @@ def register(sub: Any) -> None:
 
 def handle_warm(args: argparse.Namespace, settings: Any) -> int:
     """Handler of ``liqbot jit warm``."""
-    from bot.jitwarm import run_warm
+    from bot.cli.jitwarm import run_warm
 
     return run_warm(args, settings)
