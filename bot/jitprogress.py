@@ -46,7 +46,7 @@ def compile_notice(stream: IO[str] | None = None, *, header: bool = True) -> Ite
     tty = bool(getattr(out, "isatty", lambda: False)())
     log = CompileLog()
 
-    class Notice(event.Listener):  # type: ignore[misc]  # numba's base class has no annotations
+    class Notice(event.Listener):
         def __init__(self) -> None:
             self.depth = 0
             self.callees = 0
@@ -76,11 +76,11 @@ def compile_notice(stream: IO[str] | None = None, *, header: bool = True) -> Ite
             print(line, file=out, flush=True)
 
     listener = Notice()
-    event.register("numba:compile", listener)
+    event.register("numba:compile", listener)  # type: ignore[no-untyped-call]  # numba has no annotations here
     try:
         yield log
     finally:
-        event.unregister("numba:compile", listener)
+        event.unregister("numba:compile", listener)  # type: ignore[no-untyped-call]
         if log.kernels and header:
             print(f"liqbot: compiled {len(log.kernels)} kernels in {log.seconds:.1f} s; cached for later runs",
                   file=out, flush=True)

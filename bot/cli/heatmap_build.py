@@ -107,8 +107,8 @@ def synthetic_series(args: argparse.Namespace, settings: Any) -> tuple[Any, str,
         raise DataError("no candles before --to", field="--to")
     optional = {name: loader(path) if path else None for name, loader, path in (
         ("ls_ratio", files.load_long_short_ratio, args.ls_ratio), ("funding", files.load_funding, args.funding))}
-    series = build_heatmaps(candles, files.load_open_interest(args.oi), SyntheticParams.from_settings(settings.synthetic),
-                            every=every, symbol=symbol, **optional)
+    series = build_heatmaps(candles, files.load_open_interest(args.oi),
+                            SyntheticParams.from_settings(settings.synthetic), every=every, symbol=symbol, **optional)
     ts = pd.DatetimeIndex(series.ts, tz="UTC")
     keep = np.ones(len(ts), dtype=bool)
     if start is not None:

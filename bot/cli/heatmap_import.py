@@ -168,7 +168,8 @@ def _price_source(args: argparse.Namespace, settings: Any, symbol: str, since: d
         step = fetcher.timeframe_ms(interval.timeframe)
         candles = fetcher.fetch(MarketSeries.CANDLES, symbol, to_ms(since) - step, to_ms(until),
                                 timeframe=interval.timeframe)
-        return candle_price_lookup(candles, step), f"close of the last closed {interval.timeframe} candle ({exchange_id})"
+        what = f"close of the last closed {interval.timeframe} candle ({exchange_id})"
+        return candle_price_lookup(candles, step), what
     from bot.marketdata.files import load_candles
     path = Path(choice)
     if not path.is_file():

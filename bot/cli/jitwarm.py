@@ -103,7 +103,7 @@ def kernel_coverage() -> Coverage:
     from numba.core.registry import CPUDispatcher
 
     def ours(value: Any) -> bool:
-        return (isinstance(value, CPUDispatcher) and value._cache.__class__.__name__ == "FunctionCache"
+        return (isinstance(value, CPUDispatcher) and type(getattr(value, "_cache", None)).__name__ == "FunctionCache"
                 and is_ours(value.py_func.__code__.co_filename))
 
     seen: dict[int, Any] = {}

@@ -16,12 +16,15 @@ import pkgutil
 import re
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import bot.cli.commands as commands_pkg
 from bot.cli import interrupt
 from bot.cli.exits import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, exit_code, message_of
 from bot.errors import LiqbotError
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
 
 __all__ = ["EXIT_OK", "EXIT_INTERNAL", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "build_parser", "main"]
 
@@ -207,10 +210,10 @@ def log_file(settings: Any, args: argparse.Namespace) -> Path | None:
     return Path(state) / file
 
 
-def secrets_of(settings: object) -> list[object]:
+def secrets_of(settings: object) -> list[SecretStr]:
     """Every SecretStr anywhere in the settings tree."""
     from pydantic import BaseModel, SecretStr
-    found: list[object] = []
+    found: list[SecretStr] = []
 
     def walk(model: BaseModel) -> None:
         for name in type(model).model_fields:

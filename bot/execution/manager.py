@@ -127,12 +127,12 @@ class OrderManager:
         exits = []
         for order in placed:
             if order.intent.leg is OrderLeg.STOP_LOSS and order.state is OrderState.REJECTED:
-                pos = self.book.get(order.intent.symbol)
-                if pos is not None:
-                    exits.append(OrderIntent(client_order_id(pos.signal_id, OrderLeg.EXIT), pos.symbol,
-                                             pos.side.exit_side, OrderType.MARKET, OrderLeg.EXIT, pos.qty,
-                                             pos.signal_id, pos.position_id, ts, reduce_only=True))
-                    log.error("order.emergency_exit", position_id=pos.position_id, reason=order.reason)
+                held = self.book.get(order.intent.symbol)
+                if held is not None:
+                    exits.append(OrderIntent(client_order_id(held.signal_id, OrderLeg.EXIT), held.symbol,
+                                             held.side.exit_side, OrderType.MARKET, OrderLeg.EXIT, held.qty,
+                                             held.signal_id, held.position_id, ts, reduce_only=True))
+                    log.error("order.emergency_exit", position_id=held.position_id, reason=order.reason)
         self.place(exits, ts)
 
     def _used(self, cid: str) -> bool:

@@ -166,7 +166,8 @@ def _metrics(settings: Any, exchange_id: str, symbol: str, since: int, until: in
     archive = MetricsArchive(settings.download.archive_base_url, timeout_s=settings.download.timeout_s,
                              policy=policy)
     outcome = Outcome("metrics", symbol, exchange_id, path, since, until, METRICS_STEP_MS,
-                      existing if existing is not None else pd.DataFrame(), len(existing) if existing is not None else 0)
+                      existing if existing is not None else pd.DataFrame(),
+                      len(existing) if existing is not None else 0)
 
     def pages(bar: ProgressBar) -> Iterator[pd.DataFrame]:
         for i, day in enumerate(days, 1):

@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "replay: the whole file)")
     p.add_argument("--state", type=Path, default=None, help="state folder (default: state_dir)")
     p.add_argument("--seed", type=int, default=None, help="simulator seed (default: feed.sim_seed)")
-    p.add_argument("--warmup", default=None, help="history fed to the heatmap model before trading (default: feed.warmup)")
+    p.add_argument("--warmup", default=None,
+                   help="history fed to the heatmap model before trading (default: feed.warmup)")
     g = p.add_argument_group("replay")
     g.add_argument("--candles", type=Path, help="candles file")
     g.add_argument("--oi", type=Path, help="open interest file")
@@ -219,7 +220,10 @@ def run_paper(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def status_line(args: argparse.Namespace, settings: Settings) -> "StatusLine":
-    """The terminal's status line (off with --no-status, --json or no terminal); with it on, logs go to the file only."""
+    """The terminal's status line (off with --no-status, --json or no terminal).
+
+    With it on, logs go to the file only.
+    """
     line = StatusLine(enabled=not args.no_status and not args.json and sys.stderr.isatty())
     if line.enabled:
         from bot.cli.main import setup_logging
