@@ -1,4 +1,4 @@
-"""Benchmarks of the backtester and the paper loop (DESIGN section 8), run by ``liqbot bench``.
+"""Benchmarks of the backtester and the paper loop (docs/architecture.md §8), run by ``liqbot bench``.
 
 ``backtest_14m`` measures, on the shared data's 14 months of BTC 5m candles (CoinGlass OI where it
 exists, volume mode after it ends, Binance funding):

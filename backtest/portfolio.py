@@ -1,6 +1,6 @@
 """Signals -> trades -> a vectorbt portfolio: one column per strategy plus the combined book.
 
-Fills follow the paper broker's rules (``bot.execution.fills``, DESIGN sections 5 and 6):
+Fills follow the paper broker's rules (``bot.execution.fills``, docs/architecture.md §5 and §6):
 
 - a signal at bar t enters with a market order at the open of bar t+1: adverse slippage, taker fee,
   quantity = notional / the signal's entry price (what the runner orders);

@@ -1,5 +1,5 @@
 """Per-column statistics of a backtest: trades, win rate, profit factor, expectancy in R, return,
-max drawdown, Sharpe (DESIGN section 6).
+max drawdown, Sharpe (docs/architecture.md §6).
 
 Returns, drawdown and Sharpe come from the value vectorbt keeps at every bar close; the trade
 figures from the resolved trades (whose P&L vectorbt's trade records reproduce). Sharpe is the

@@ -1,4 +1,4 @@
-"""The per-bar decision, shared by the paper/live runner and the backtester (DESIGN section 1).
+"""The per-bar decision, shared by the paper/live runner and the backtester (docs/architecture.md §1).
 
 One closed bar of one symbol: its heatmap snapshot -> cluster tracker -> magnet read and market
 context (open interest, long/short ratio, funding, ATR) -> engine -> cooldown gate. Both paths

@@ -130,7 +130,7 @@ def validate_levels(prices: np.ndarray, long_usd: np.ndarray, short_usd: np.ndar
 
 @dataclass(frozen=True, slots=True)
 class Cluster:
-    """A contiguous run of liquidation levels of one side (DESIGN section 3).
+    """A contiguous run of liquidation levels of one side (docs/architecture.md §3).
 
     ``distance_from_price`` is in percent of the current price, always >= 0 (``side`` tells
     the direction). ``liquidation_count`` is an estimate (USD / typical position size).

@@ -104,7 +104,7 @@ class ClusterSettings(Section):
 
 
 class PaperSettings(Section):
-    """The paper broker: balance, fees, slippage and funding (DESIGN section 5)."""
+    """The paper broker: balance, fees, slippage and funding (docs/architecture.md §5)."""
 
     starting_balance: float = Field(10_000.0, gt=0, description="Paper wallet at the first start, USDT.")
     taker_fee: float = Field(0.0005, ge=0, lt=0.01, description="Taker fee rate (market entries, stops).")
@@ -209,7 +209,7 @@ class DownloadSettings(RetryPolicySettings):
 
 
 class SyntheticSettings(Section):
-    """The synthetic heatmap: a point-in-time cohort ledger (DESIGN section 3, ``bot.synthetic``)."""
+    """The synthetic heatmap: a point-in-time cohort ledger (docs/architecture.md §3, ``bot.synthetic``)."""
 
     venue: str = Field("binance", pattern=r"^(binance|hyperliquid)$",
                        description="Liquidation rule: binance (tiered mmr/cum brackets) or hyperliquid.")
@@ -261,7 +261,7 @@ class LiveSettings(RetryPolicySettings):
 
 
 class BacktestSettings(Section):
-    """``liqbot backtest``: capital, funding on/off and the warmup (DESIGN section 6).
+    """``liqbot backtest``: capital, funding on/off and the warmup (docs/architecture.md §6).
 
     Fees and slippage are the venue's (``[paper]``), so backtest and paper pay the same costs.
     """

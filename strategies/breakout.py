@@ -1,4 +1,4 @@
-"""Cluster breakout: follow the momentum of a freshly consumed cluster (DESIGN section 4, strategy 3).
+"""Cluster breakout: follow the momentum of a freshly consumed cluster (docs/architecture.md §4).
 
 A long-liquidation cluster that price fell through -> SHORT continuation; a short-liquidation
 cluster price rose through -> LONG. The stop sits back inside the broken level (its USD-weighted

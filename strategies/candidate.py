@@ -1,6 +1,6 @@
 """Candidates (what a strategy proposes) and the honest-exit helpers every strategy shares.
 
-Exit rules (DESIGN section 4): a take-profit sits *before* the cluster it targets (cascades
+Exit rules (docs/architecture.md §4): a take-profit sits *before* the cluster it targets (cascades
 wick through a cluster, but our fill must come first); a stop-loss never sits inside a live
 cluster (stops parked on a liquidation level are the first thing a cascade takes out).
 Prices are rounded to the tick here, so the risk/reward the engine checks is the one the

@@ -1,4 +1,4 @@
-"""Liquidation hunt: trade toward a strong, near, active cluster (DESIGN section 4, strategy 1).
+"""Liquidation hunt: trade toward a strong, near, active cluster (docs/architecture.md §4).
 
 A short-liquidation cluster above pulls price up (LONG toward it); a long-liquidation cluster
 below pulls it down (SHORT). The take-profit sits just before the cluster; the stop is k x ATR

@@ -1,6 +1,6 @@
 """The Signal: the one JSON contract between engine, runner, broker, backtester, log and review.
 
-The model enforces what its numbers mean (DESIGN section 4): prices finite and positive,
+The model enforces what its numbers mean (docs/architecture.md §4): prices finite and positive,
 LONG ``stop_loss < entry_price < take_profit`` (SHORT the mirror), ``risk_reward`` equal to
 the ratio of the serialized prices, confidence in [0, 1], a notional equal to base x
 multiplier, and an id derived from (symbol, strategy, timestamp, cluster_id).
@@ -120,7 +120,7 @@ class HeatmapRef(_Frozen):
 
 
 class Signal(_Frozen):
-    """One trading signal (DESIGN section 4). Frozen; its invariants are checked on construction."""
+    """One trading signal (docs/architecture.md §4). Frozen; its invariants are checked on construction."""
 
     id: str = Field(description="Deterministic from symbol, strategy, timestamp and cluster_id.")
     schema_version: Literal[1] = SCHEMA_VERSION

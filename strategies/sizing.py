@@ -1,4 +1,4 @@
-"""OI sizing: the stage that scales every signal's base size (DESIGN section 4, strategy 4).
+"""OI sizing: the stage that scales every signal's base size (docs/architecture.md §4).
 
 Total OI above ``high_oi_usd`` -> x1.5, above ``mid_oi_usd`` -> x1.0, else x0.5 (thresholds may
 be set per symbol). A crowded long side (long/short ratio > 1.2) favours shorts (x1.2 on SHORT),

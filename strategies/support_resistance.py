@@ -1,4 +1,4 @@
-"""Support/resistance: fade into the nearest strong cluster (DESIGN section 4, strategy 2).
+"""Support/resistance: fade into the nearest strong cluster (docs/architecture.md §4).
 
 Long-liquidation clusters below price are support, short-liquidation clusters above are
 resistance. LONG when price sits within ``band_pct`` above the nearest support (stop just below

@@ -1,4 +1,4 @@
-"""PaperBroker: DESIGN section 5 fill rules end to end, the broker contract, exact state round trip."""
+"""PaperBroker: docs/architecture.md §5 fill rules end to end, the broker contract, exact state round trip."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ TS = datetime(2025, 3, 8, 14, 35, tzinfo=timezone.utc)
 
 
 def doc(**changes: Any) -> dict[str, Any]:
-    """The DESIGN section 4 example, with a risk/reward its prices really give."""
+    """The docs/architecture.md §4 example, with a risk/reward its prices really give."""
     d = {"schema_version": 1, "timestamp": "2025-03-08T14:35:00Z", "symbol": "BTC/USDT:USDT",
          "strategy": "liquidation_hunt", "signal": "LONG",
          "entry_price": 89175.1, "stop_loss": 88620.0, "take_profit": 89980.0, "risk_reward": 1.45,

@@ -1,6 +1,6 @@
 """Leverage tier of a cluster: from a source's per-tier data, else implied from the distance to price.
 
-The implied tier inverts the tiered liquidation formula (DESIGN section 3) for a position opened
+The implied tier inverts the tiered liquidation formula (docs/architecture.md §3) for a position opened
 at the current price in the first maintenance bracket (cum = 0):
 
 - long:  d(L) = 1 - (1 - 1/L) / (1 - m)

@@ -6,7 +6,7 @@ One tracker per symbol; feed it snapshots in time order. Per update:
    (``active=False``, ``broken_at`` = this snapshot's ts): a long cluster when the bar's low <=
    its ``price_level``, a short cluster when the bar's high >= its ``price_level``. The trigger
    is the USD-weighted level, not the near edge: price has to trade *through* the bulk of the
-   cluster ("trades through it", DESIGN section 3), touching its first level is not enough.
+   cluster ("trades through it", docs/architecture.md §3), touching its first level is not enough.
    Without ``bar_high``/``bar_low`` the range is inferred from the previous and the current
    snapshot price. Only clusters that existed before the bar can break: a bar never breaks
    what the current snapshot shows (the synthetic model already removed what the bar consumed).

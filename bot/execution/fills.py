@@ -1,4 +1,4 @@
-"""Pure fill rules of the paper broker (DESIGN section 5), shared with the backtester.
+"""Pure fill rules of the paper broker (docs/architecture.md §5), shared with the backtester.
 
 The price functions take numpy arrays as well as scalars, so a vectorized backtest and the
 paper broker apply the same arithmetic. ``sign`` is +1 for a long position, -1 for a short.

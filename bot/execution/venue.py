@@ -1,6 +1,6 @@
 """The venue seam of the runner: what differs between trading on paper and on an exchange.
 
-The runner's loop is the same for paper and live (DESIGN section 1); a :class:`Venue` is the
+The runner's loop is the same for paper and live (docs/architecture.md §1); a :class:`Venue` is the
 one place that knows how the broker behind it moves and how it is reconciled:
 
 - ``startup``: reconcile the store with the broker before any entry (mismatches halt);

@@ -1,6 +1,6 @@
 """CcxtBroker: the Broker protocol over a ccxt exchange (Binance USDT-M first).
 
-The only trading module that imports ccxt. Rules it keeps (DESIGN section 5, research B11):
+The only trading module that imports ccxt. Rules it keeps (docs/architecture.md §5, research B11):
 
 - **A create is sent once.** No retry, whatever happens; a timeout, disconnect or unreadable
   answer raises ``AmbiguousError`` (the caller marks the order UNKNOWN and reconciles by

@@ -1,4 +1,4 @@
-"""ccxt exceptions -> liqbot errors, split by the reaction they demand (DESIGN section 9).
+"""ccxt exceptions -> liqbot errors, split by the reaction they demand (docs/architecture.md §9).
 
 The same ccxt class means different things depending on what was asked: a timeout on a
 read is worth another try, a timeout on an order create leaves the order's fate unknown

@@ -1,6 +1,6 @@
 """Historical market data through ccxt: candles, open interest history, funding history.
 
-This is the one market-data module that imports ccxt (DESIGN section 2). It pages with
+This is the one market-data module that imports ccxt (docs/architecture.md §2). It pages with
 ``since``/``until``/``limit`` in bounded windows, lets ccxt throttle to ``exchange.rateLimit``
 (``enableRateLimit``), retries READS on transient errors with bounded backoff, and maps ccxt
 exceptions to ``bot.errors`` here and nowhere else:
