@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from config.settings import Settings
+if TYPE_CHECKING:
+    from config.settings import Settings  # annotations only: settings load once, in main
 
 
 def register(sub: Any) -> None:

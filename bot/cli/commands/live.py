@@ -19,10 +19,11 @@ import argparse
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import ConfigError
-from config.settings import Settings
+if TYPE_CHECKING:
+    from config.settings import Settings  # annotations only: settings load once, in main
 
 EXIT_HALTED = 1
 

@@ -17,9 +17,9 @@ from bot.cli import interrupt
 from bot.clock import Clock, Sleeper, SystemClock, SystemSleeper
 from bot.errors import ConfigError
 from bot.feeds.base import Feed, parse_duration, parse_speed
-from config.settings import Settings
 
 if TYPE_CHECKING:
+    from config.settings import Settings  # annotations only: settings load once, in main
     from bot.runner import Runner
 
 
