@@ -110,6 +110,25 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         payload BLOB NOT NULL
     );
     """),
+    (2, """
+    CREATE TABLE bars (                     -- every closed bar the runner stepped (chart candles)
+        symbol TEXT NOT NULL,
+        ts TEXT NOT NULL,                   -- bar open time
+        open REAL NOT NULL,
+        high REAL NOT NULL,
+        low REAL NOT NULL,
+        close REAL NOT NULL,
+        volume REAL NOT NULL,
+        PRIMARY KEY (symbol, ts)
+    );
+    CREATE TABLE cluster_frames (           -- the tracker's clusters after each bar (bot.store.frames)
+        symbol TEXT NOT NULL,
+        ts TEXT NOT NULL,                   -- snapshot time (bar close)
+        price REAL NOT NULL,
+        clusters TEXT NOT NULL,
+        PRIMARY KEY (symbol, ts)
+    );
+    """),
 )
 
 

@@ -21,14 +21,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from bot.clock import parse_ts
 from bot.domain import iso, utc
 from bot.errors import DataError, FatalError
 from bot.execution.orders import (Balance, ClosedTrade, Fill, Order, OrderState, Position, check_transition,
                                   from_record, to_record)
+from bot.store.frames import ClusterFrame, encode_clusters
 from bot.store.schema import migrate
+
+if TYPE_CHECKING:
+    from bot.feeds.base import Bar
 
 DB_NAME = "liqbot.sqlite"
 LOCK_NAME = "liqbot.lock"
@@ -82,6 +86,8 @@ class StepWrite:
     kv: Mapping[str, Any] = field(default_factory=dict)
     blobs: Mapping[str, bytes] = field(default_factory=dict)
     outbox: Sequence[tuple[str, datetime, bytes]] = ()
+    bars: Sequence["Bar"] = ()              # chart rows (bot.store.frames), rewritten on a replayed step
+    frames: Sequence[ClusterFrame] = ()
 
 
 def _dumps(value: Any) -> str:
@@ -204,6 +210,10 @@ class Store:
             for symbol, snap_ts, payload in step.outbox:
                 cur.execute("INSERT INTO snapshot_outbox (symbol, ts, payload) VALUES (?,?,?)",
                             (symbol, iso(snap_ts), sqlite3.Binary(payload)))
+            cur.executemany("INSERT OR REPLACE INTO bars VALUES (?,?,?,?,?,?,?)",
+                            [(b.symbol, iso(b.ts), b.open, b.high, b.low, b.close, b.volume) for b in step.bars])
+            cur.executemany("INSERT OR REPLACE INTO cluster_frames VALUES (?,?,?,?)",
+                            [(f.symbol, iso(f.ts), f.price, encode_clusters(f.clusters)) for f in step.frames])
 
     def outbox(self) -> list[tuple[int, bytes]]:
         """Pending snapshots (seq, payload), oldest first."""
