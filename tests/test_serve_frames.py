@@ -36,13 +36,14 @@ def test_nan_is_stored_as_null_and_read_back_as_nan() -> None:
 
 
 def test_step_writes_bars_and_frames_in_its_transaction(tmp_path: Path) -> None:
-    bar = Bar(SYM, T0, T0 + timedelta(minutes=5), 96_000.0, 96_100.0, 95_900.0, 96_050.0, 12.5)
+    bar = Bar(SYM, T0, T0 + timedelta(minutes=5), 96_000.0, 96_100.0, 95_900.0, 96_050.0, 12.5, oi_usd=8e9,
+              long_short_ratio=1.1)
     frame = ClusterFrame(SYM, bar.close_ts, 96_050.0, (cluster("a1", 95_000.0, Side.LONG),))
     with Store.open(tmp_path / "s") as store:
         store.commit_step(StepWrite(ts=bar.close_ts, bars=[bar], frames=[frame]))
         store.commit_step(StepWrite(ts=bar.close_ts, bars=[bar], frames=[frame]))  # a replayed step rewrites
-        rows = store.conn.execute("SELECT symbol, ts, open, high, low, close, volume FROM bars").fetchall()
+        rows = store.conn.execute("SELECT * FROM bars").fetchall()
         frames = store.conn.execute("SELECT symbol, ts, price, clusters FROM cluster_frames").fetchall()
-    assert rows == [(SYM, "2025-01-06T00:00:00Z", 96_000.0, 96_100.0, 95_900.0, 96_050.0, 12.5)]
+    assert rows == [(SYM, "2025-01-06T00:00:00Z", 96_000.0, 96_100.0, 95_900.0, 96_050.0, 12.5, 8e9, 1.1, None)]
     assert len(frames) == 1 and frames[0][:3] == (SYM, "2025-01-06T00:05:00Z", 96_050.0)
     assert decode_clusters(frames[0][3]) == list(frame.clusters)

@@ -119,6 +119,9 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         low REAL NOT NULL,
         close REAL NOT NULL,
         volume REAL NOT NULL,
+        oi_usd REAL,                        -- positioning known at the close (NULL: the feed has none)
+        long_short_ratio REAL,
+        funding_rate REAL,
         PRIMARY KEY (symbol, ts)
     );
     CREATE TABLE cluster_frames (           -- the tracker's clusters after each bar (bot.store.frames)

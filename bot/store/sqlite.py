@@ -210,8 +210,9 @@ class Store:
             for symbol, snap_ts, payload in step.outbox:
                 cur.execute("INSERT INTO snapshot_outbox (symbol, ts, payload) VALUES (?,?,?)",
                             (symbol, iso(snap_ts), sqlite3.Binary(payload)))
-            cur.executemany("INSERT OR REPLACE INTO bars VALUES (?,?,?,?,?,?,?)",
-                            [(b.symbol, iso(b.ts), b.open, b.high, b.low, b.close, b.volume) for b in step.bars])
+            cur.executemany("INSERT OR REPLACE INTO bars VALUES (?,?,?,?,?,?,?,?,?,?)",
+                            [(b.symbol, iso(b.ts), b.open, b.high, b.low, b.close, b.volume, b.oi_usd,
+                              b.long_short_ratio, b.funding_rate) for b in step.bars])
             cur.executemany("INSERT OR REPLACE INTO cluster_frames VALUES (?,?,?,?)",
                             [(f.symbol, iso(f.ts), f.price, encode_clusters(f.clusters)) for f in step.frames])
 
