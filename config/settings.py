@@ -270,6 +270,21 @@ class BacktestSettings(Section):
     lookahead_cuts: int = Field(4, ge=1, le=50, description="Cut points of --check-lookahead.")
 
 
+class ServeSettings(Section):
+    """``liqbot serve``: the cluster API, the bot's read-only API and the dashboard."""
+
+    host: str = Field("127.0.0.1", min_length=1, description="Bind address; any but a loopback one needs a token.")
+    port: int = Field(8765, ge=1, le=65535, description="TCP port.")
+    token: SecretStr | None = Field(None, description="Required on every request when set (Bearer header or ?token=).")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed cross-origin; [] = closed.")
+    poll_s: float = Field(1.0, gt=0, le=60, description="How often the live stream looks for new rows, seconds.")
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+
 class Settings(BaseSettings):
     """The whole liqbot configuration."""
 
@@ -291,6 +306,7 @@ class Settings(BaseSettings):
     synthetic: SyntheticSettings = SyntheticSettings()
     live: LiveSettings = LiveSettings()
     backtest: BacktestSettings = BacktestSettings()
+    serve: ServeSettings = ServeSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
