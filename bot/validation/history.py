@@ -360,3 +360,15 @@ def magnets(history: ClusterHistory, variant: MagnetVariant = MagnetVariant.STRO
     return Magnets(row=rows, ts=history.ts[rows], price=history.price[rows],
                    above_level=out[:, 0], above_usd=out[:, 1], above_strength=out[:, 2], above_key=key[:, 0],
                    below_level=out[:, 3], below_usd=out[:, 4], below_strength=out[:, 5], below_key=key[:, 1])
+
+
+def since(history: ClusterHistory, start_ns: int) -> ClusterHistory:
+    """The history with the rows before ``start_ns`` unsampled and their breaks dropped (the
+    tracker still ran over them: its state at ``start_ns`` is the one a live run would hold)."""
+    keep_rec = history.ts[history.records["row"]] >= start_ns
+    keep_brk = history.ts[history.breaks["row"]] >= start_ns
+    return ClusterHistory(symbol=history.symbol, ts=history.ts, price=history.price,
+                          sampled=history.sampled & (history.ts >= start_ns),
+                          records={k: v[keep_rec] for k, v in history.records.items()},
+                          breaks={k: v[keep_brk] for k, v in history.breaks.items()},
+                          assumptions=history.assumptions)
