@@ -29,6 +29,7 @@ from bot.errors import DataError
 from bot.synthetic.inputs import BarInputs, align
 from bot.synthetic.liqprice import tier_factors
 from bot.synthetic.model import SyntheticParams, build_from_bars
+from bot.synthetic.series import HeatmapSeries
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +94,14 @@ def _liq_bars(liquidations: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
 
 def predictions(candles: pd.DataFrame, oi: pd.DataFrame, liquidations: pd.DataFrame, params: SyntheticParams, *,
                 ls_ratio: pd.DataFrame | None = None, funding: pd.DataFrame | None = None,
-                symbol: str = "BTC/USDT:USDT", warmup_h: float = 72.0) -> Predictions:
-    """Realized vs predicted USD per side for every liquidation bar the candles fully cover."""
-    bars = align(candles, oi, ls_ratio=ls_ratio, funding=funding)
+                symbol: str = "BTC/USDT:USDT", warmup_h: float = 72.0, bars: BarInputs | None = None,
+                series: HeatmapSeries | None = None) -> Predictions:
+    """Realized vs predicted USD per side for every liquidation bar the candles fully cover.
+
+    ``bars``/``series``: the aligned inputs and a series built over them with every bar emitted
+    (the report card builds them once for all its sections); built here when not given.
+    """
+    bars = bars if bars is not None else align(candles, oi, ls_ratio=ls_ratio, funding=funding)
     liq_ns, real_l, real_s, step = _liq_bars(liquidations)
     i0 = np.searchsorted(bars.open_ns, liq_ns)
     i1 = np.searchsorted(bars.open_ns, liq_ns + step)
@@ -109,9 +115,10 @@ def predictions(candles: pd.DataFrame, oi: pd.DataFrame, liquidations: pd.DataFr
     liq_ns, real_l, real_s, i0, i1 = liq_ns[ok], real_l[ok], real_s[ok], i0[ok], i1[ok]
     high = _reduce(bars.high, i0, i1, np.max)
     low = _reduce(bars.low, i0, i1, np.min)
-    emit = np.zeros(len(bars), np.bool_)
-    emit[i0 - 1] = True
-    series = build_from_bars(bars, params, emit, symbol)
+    if series is None:
+        emit = np.zeros(len(bars), np.bool_)
+        emit[i0 - 1] = True
+        series = build_from_bars(bars, params, emit, symbol)
     rows = np.searchsorted(series.ts, liq_ns)
     model_l, model_s = series.window_sums(rows, low, high)
     base = _baselines(bars, i0 - 1, high, low, params, symbol)
@@ -165,5 +172,6 @@ def skill(pred: Predictions, start: pd.Timestamp | str | None = None, end: pd.Ti
     def side(name: str) -> SideSkill:
         return _skill(f[f"{name}_long"].to_numpy(), f[f"{name}_short"].to_numpy(), rl, rs)
     return SkillReport(bars=len(f), model=side("model"),
-                       baselines={k: side(k) for k in ("range", "static_tiers", "range_side")},
+                       baselines={k: side(k) for k in ("range", "static_tiers", "range_side")
+                                  if f"{k}_long" in f.columns},
                        start=f.index[0] if len(f) else lo, end=f.index[-1] if len(f) else hi)
