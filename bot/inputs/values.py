@@ -123,6 +123,15 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def seed_int(text: str) -> int:
+    """argparse ``type=`` of a simulator seed: a whole number in [0, 2**32 - 1] (numpy's seed range)."""
+    import argparse
+    value = non_negative_int(text)
+    if value > 2**32 - 1:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, 4294967295], got {text!r}")
+    return value
+
+
 def finite_number(value: Any, what: str, *, low: float = -math.inf, high: float = math.inf) -> float:
     """A finite float within [low, high], else ``DataError`` naming ``what``."""
     x = float(value)

@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Any) -> int:
     """Load the files, score the model and the baselines, print the report."""
     from bot.cli.timeargs import parse_time
+    from bot.inputs import bounds
+    from bot.inputs.series import check_candle_rows, check_covers
+    from bot.inputs.values import check_window, finite_number
     from bot.marketdata import files
     from bot.synthetic.model import SyntheticParams
     from bot.synthetic.validate import predictions, skill
@@ -45,11 +48,22 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     now = datetime.now(timezone.utc)
     start = pd.Timestamp(parse_time(args.start, now, field="--from")) if args.start else None
     end = pd.Timestamp(parse_time(args.end, now, field="--to")) if args.end else None
+    check_window(start, end)
+    finite_number(args.warmup_h, "--warmup-h", low=0, high=bounds.MAX_SPAN.total_seconds() / 3600)
     params = SyntheticParams.from_settings(settings.synthetic)
     symbol = args.symbol or settings.symbols[0]
-    pred = predictions(files.load_candles(args.candles), files.load_open_interest(args.oi),
-                       files.load_liquidations(args.liquidations),
-                       params, funding=files.load_funding(args.funding) if args.funding else None,
+    candles = files.load_candles(args.candles)
+    check_candle_rows(candles)
+    oi = files.load_open_interest(args.oi)
+    liquidations = files.load_liquidations(args.liquidations)
+    if "long_usd" not in liquidations:  # exchange liquidation orders (events): summed into the candles' bars
+        liquidations = files.liquidations_to_bars(liquidations, candles.attrs["timeframe"],
+                                                  symbol=symbol.split("/")[0])
+    close_ns = candles.index.asi8 + pd.Timedelta(candles.attrs["timeframe"]).value
+    check_covers(candles.index.asi8, close_ns, oi, "--oi")
+    check_covers(candles.index.asi8, close_ns, liquidations, "--liquidations")
+    pred = predictions(candles, oi, liquidations, params,
+                       funding=files.load_funding(args.funding) if args.funding else None,
                        ls_ratio=files.load_long_short_ratio(args.ls_ratio) if args.ls_ratio else None,
                        symbol=symbol, warmup_h=args.warmup_h)
     report = skill(pred, start, end).to_dict()
