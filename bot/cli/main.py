@@ -25,6 +25,10 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: object, **kwargs: object) -> None:  # never expand --conf to --confirm-live
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
     def error(self, message: str) -> None:  # one line, exit 2, no usage dump
         raise UsageError(f"{self.prog}: {message}")
 
@@ -54,8 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from config.settings import load_settings
         settings = load_settings(args.config)
         if args.log_level:
-            settings = settings.model_copy(update={"logging": settings.logging.model_copy(
-                update={"level": args.log_level.upper()})})
+            from config.settings import with_log_level
+            settings = with_log_level(settings, args.log_level)
         from bot.logs import configure_logging
         quiet = bool(getattr(args, "json", False))
         configure_logging(level=settings.logging.level, file=settings.logging.file,

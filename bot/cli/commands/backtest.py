@@ -82,6 +82,10 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     from bot.signallog import SignalLogWriter
 
     spec = spec_from(args, settings)
+    if spec.fine_candles is not None:  # checked before any work, not after the whole replay
+        from bot.inputs.series import check_fine_candles
+        from bot.marketdata.files import load_candles
+        check_fine_candles(load_candles(spec.files.candles), load_candles(spec.fine_candles))
     log = None
     if args.signals is not None:
         args.signals.unlink(missing_ok=True)  # a fresh log per run, not appended to an old one

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from bot.clock import Clock, Sleeper, SystemClock, SystemSleeper
 from bot.errors import ConfigError
 from bot.feeds.base import Feed, parse_duration, parse_speed
+from bot.inputs.values import seed_int
 from config.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="market time to run for sim/replay, wall time for live, e.g. 6h, 2d (default: feed.duration; "
                         "replay: the whole file)")
     p.add_argument("--state", type=Path, default=None, help="state folder (default: state_dir)")
-    p.add_argument("--seed", type=int, default=None, help="simulator seed (default: feed.sim_seed)")
+    p.add_argument("--seed", type=seed_int, default=None, help="simulator seed (default: feed.sim_seed)")
     p.add_argument("--warmup", default=None, help="history fed to the heatmap model before trading (default: feed.warmup)")
     g = p.add_argument_group("replay")
     g.add_argument("--candles", type=Path, help="candles file")

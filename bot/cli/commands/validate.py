@@ -50,6 +50,9 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     """Load the files, build the card, print it (and write the report)."""
     from bot.cli.timeargs import parse_time
     from bot.errors import DataError
+    from bot.inputs import bounds
+    from bot.inputs.series import check_candle_rows, check_covers
+    from bot.inputs.values import check_window, finite_number
     from bot.marketdata import files
     from bot.synthetic.model import SyntheticParams
     from bot.validation.card import report_card, store_inputs, synthetic_inputs
@@ -57,6 +60,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     now = datetime.now(timezone.utc)
     stamp = lambda v, f: pd.Timestamp(parse_time(v, now, field=f)) if v else None  # noqa: E731
     start, end, split = stamp(args.start, "--from"), stamp(args.end, "--to"), stamp(args.split, "--split")
+    check_window(start, end)
+    finite_number(args.warmup_h, "--warmup-h", low=0, high=bounds.MAX_SPAN.total_seconds() / 3600)
     if args.heatmaps is None and args.oi is None:
         raise DataError("the synthetic model needs --oi (or grade a store with --heatmaps)", field="--oi")
     if args.bootstrap < 10:
@@ -64,12 +69,17 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     params = SyntheticParams.from_settings(settings.synthetic)
     symbol = args.symbol or settings.symbols[0]
     candles = files.load_candles(args.candles)
+    check_candle_rows(candles)
     if end is not None:
         candles = candles[candles.index < end]
         if candles.empty:
             raise DataError("no candle opens before --to", field="--to")
     oi = files.load_open_interest(args.oi) if args.oi else None
     liquidations = _liquidation_bars(files.load_liquidations(args.liquidations), args, symbol)
+    close_ns = candles.index.asi8 + pd.Timedelta(candles.attrs["timeframe"]).value
+    if oi is not None:
+        check_covers(candles.index.asi8, close_ns, oi, "--oi")
+    check_covers(candles.index.asi8, close_ns, liquidations, "--liquidations")
     if args.heatmaps is not None:
         from bot.heatmap.store import SnapshotStore
         store = SnapshotStore(args.heatmaps)
