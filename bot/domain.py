@@ -32,6 +32,7 @@ class HeatmapSource(StrEnum):
     COINGLASS = "coinglass"
     BASTION = "bastion"
     PERP_API = "perp-api"
+    HYPERLIQUID = "hyperliquid"
     RECORDED = "recorded"
 
 

@@ -72,13 +72,47 @@ class ExchangeSettings(Section):
 class ProviderSettings(Section):
     """Heatmap providers and their keys."""
 
-    heatmap_source: str = Field("synthetic", pattern=r"^(synthetic|kiyotaka|coinglass|bastion|perp-api|recorded)$",
-                                description="Which heatmap source the bot uses.")
+    heatmap_source: str = Field("synthetic",
+                                pattern=r"^(synthetic|kiyotaka|coinglass|bastion|perp-api|hyperliquid|store|recorded)$",
+                                description="Which heatmap source the bot uses (recorded = store).")
     kiyotaka_api_key: SecretStr | None = Field(None, description="X-Kiyotaka-Key header value.")
     kiyotaka_base_url: str = Field("https://api.kiyotaka.ai", description="Kiyotaka API base URL.")
     coinglass_api_key: SecretStr | None = Field(None, description="CG-API-KEY header value.")
     coinglass_base_url: str = Field("https://open-api-v4.coinglass.com", description="CoinGlass API base URL.")
     perp_api_base_url: str = Field("http://127.0.0.1:8004", description="Cluster API base URL.")
+    # --- heatmap sources in the runner (bot.feeds.provider_maps) ---
+    kiyotaka_interval: str = Field("HOUR", pattern=r"^(MINUTE|HOUR|DAY)$",
+                                   description="Kiyotaka point interval requested; also its poll cadence.")
+    kiyotaka_weight_per_min: float = Field(300.0, gt=0, description="Kiyotaka weight budget per minute "
+                                                                     "(a points request of this type weighs 5).")
+    kiyotaka_max_depth: int = Field(1500, ge=1, le=15000, description="Kiyotaka maxDepth (above 1500 costs 20% "
+                                                                       "more weight per 1500-level band).")
+    coinglass_model: str = Field("model2", pattern=r"^model[123]$", description="CoinGlass heatmap model.")
+    coinglass_cadence_s: float = Field(300.0, gt=0, description="CoinGlass poll cadence (its model interval).")
+    coinglass_requests_per_min: float = Field(30.0, gt=0, description="CoinGlass plan limit, requests per minute.")
+    bastion_api_key: SecretStr | None = Field(None, description="Bastion key (optional: the endpoint is public).")
+    bastion_base_url: str = Field("http://127.0.0.1:8005", description="Bastion heatmap API base URL.")
+    bastion_cadence_s: float = Field(30.0, gt=0, description="Bastion poll cadence, seconds.")
+    bastion_requests_per_min: float = Field(60.0, gt=0, description="Bastion requests per minute.")
+    perp_api_api_key: SecretStr | None = Field(None, description="Cluster API key (optional).")
+    perp_api_cadence_s: float = Field(5.0, gt=0, description="Cluster API poll cadence (clusters refresh every 5 s).")
+    perp_api_requests_per_min: float = Field(60.0, gt=0, description="Cluster API requests per minute.")
+    hyperliquid_base_url: str = Field("https://api.hyperliquid.xyz", description="Hyperliquid info API base URL.")
+    hyperliquid_cadence_s: float = Field(60.0, gt=0, description="Hyperliquid map refresh cadence, seconds.")
+    hyperliquid_weight_per_min: float = Field(600.0, gt=0, le=1200,
+                                              description="Share of Hyperliquid's 1200 weight/min per IP to use.")
+    hyperliquid_accounts: list[str] = Field(default_factory=list, description="Accounts (0x addresses) to track.")
+    hyperliquid_discover: bool = Field(True, description="Also track accounts seen in public trades (recentTrades).")
+    hyperliquid_max_accounts: int = Field(500, ge=1, description="At most this many tracked accounts.")
+    hyperliquid_bin_pct: float = Field(0.1, gt=0, le=5, description="Price bin of the Hyperliquid map, % of mark.")
+    hyperliquid_range_pct: float = Field(25.0, gt=0, le=100, description="Map range around the mark, +- %.")
+    stale_after_intervals: int = Field(3, ge=1, description="A map older than this many cadences is stale: "
+                                                            "entries pause until a fresh one arrives.")
+    timeout_s: float = Field(10.0, gt=0, description="HTTP timeout of provider requests.")
+    retry_attempts: int = Field(3, ge=1, le=10, description="Replay: attempts per history request.")
+    backoff_initial_s: float = Field(1.0, gt=0, description="First backoff after a failed poll, seconds.")
+    backoff_max_s: float = Field(60.0, gt=0, description="Longest backoff between failed polls, seconds.")
+    retry_after_max_s: float = Field(300.0, gt=0, description="Longest Retry-After honoured, seconds.")
 
 
 class ClusterSettings(Section):
