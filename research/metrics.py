@@ -90,16 +90,21 @@ def calmar(equity: np.ndarray, years: float) -> float | None:
 def daily_returns(value: np.ndarray, close_ns: np.ndarray, initial: float) -> np.ndarray:
     """Per-UTC-day returns of an equity curve valued at each bar close (the last value of each day).
 
-    Days compare with the previous day's last value (the first with ``initial``); a history with
-    one bar per day or less keeps every bar.
+    Days compare with the previous day's last value (the first with ``initial``); a bar closing
+    exactly at midnight belongs to the day it ends.
     """
     v = np.asarray(value, np.float64)
     if v.size == 0:
         return np.empty(0)
-    day = np.asarray(close_ns, np.int64) // DAY_NS
+    day = day_index(close_ns)
     last = np.flatnonzero(np.r_[day[1:] != day[:-1], True])
     closes = np.r_[initial, v[last]]
     return closes[1:] / closes[:-1] - 1.0
+
+
+def day_index(close_ns: np.ndarray) -> np.ndarray:
+    """The UTC day (days since the epoch) each bar close belongs to (a midnight close ends its day)."""
+    return (np.asarray(close_ns, np.int64) - 1) // DAY_NS
 
 
 def skew_kurtosis(returns: np.ndarray) -> tuple[float, float]:
