@@ -46,8 +46,11 @@ class LoggingSettings(Section):
 
     level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$",
                        description="Minimum level written to console and file.")
-    file: Path | None = Field(Path("liqbot.log"), description="JSON-lines log file; empty to disable.")
+    file: Path | None = Field(Path("liqbot.log"), description="JSON-lines log file; relative to the state folder "
+                                                              "(--state or state_dir); empty to disable.")
     console: bool = Field(True, description="Readable log lines on stderr.")
+    max_bytes: int = Field(10_000_000, ge=0, description="Rotate the log file at this size; 0 never rotates.")
+    backups: int = Field(3, ge=0, description="Rotated log files kept (liqbot.log.1 ... .N).")
 
     @field_validator("file", mode="before")
     @classmethod
@@ -431,7 +434,8 @@ class Settings(BaseSettings):
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
                                    file_secret_settings: PydanticBaseSettingsSource,
                                    ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, dotenv_settings,

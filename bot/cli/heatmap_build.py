@@ -107,8 +107,8 @@ def synthetic_series(args: argparse.Namespace, settings: Any) -> tuple[Any, str,
         raise DataError("no candles before --to", field="--to")
     optional = {name: loader(path) if path else None for name, loader, path in (
         ("ls_ratio", files.load_long_short_ratio, args.ls_ratio), ("funding", files.load_funding, args.funding))}
-    series = build_heatmaps(candles, files.load_open_interest(args.oi), SyntheticParams.from_settings(settings.synthetic),
-                            every=every, symbol=symbol, **optional)
+    series = build_heatmaps(candles, files.load_open_interest(args.oi),
+                            SyntheticParams.from_settings(settings.synthetic), every=every, symbol=symbol, **optional)
     ts = pd.DatetimeIndex(series.ts, tz="UTC")
     keep = np.ones(len(ts), dtype=bool)
     if start is not None:
@@ -170,7 +170,7 @@ def _iso_ns(ns: int) -> str:
 
 
 def _print_summary(s: dict[str, Any]) -> None:
-    from rich.console import Console
+    from bot.cli.console import stdout_console
     from rich.table import Table
 
     table = Table(title=f"heatmap build: {s['symbol']} -> {s['store']}", show_header=False)
@@ -183,4 +183,4 @@ def _print_summary(s: dict[str, Any]) -> None:
             ("total", f"{s['seconds']['total']:.2f} s")]
     for name, value in rows:
         table.add_row(name, str(value))
-    Console().print(table)
+    stdout_console().print(table)

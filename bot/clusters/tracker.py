@@ -71,7 +71,8 @@ def cluster_of(f: Sequence[float], i: Sequence[int], cluster_id: str, time_of: C
     usd = float(f[F_USD])
     broken = int(i[I_BROKEN_AT])
     return Cluster(
-        cluster_id=cluster_id, price_level=float(f[F_LEVEL]), side=SIDES[int(i[I_SIDE])], leverage_tier=float(f[F_TIER]),
+        cluster_id=cluster_id, price_level=float(f[F_LEVEL]), side=SIDES[int(i[I_SIDE])],
+        leverage_tier=float(f[F_TIER]),
         open_interest=usd, liquidation_count=int(round(usd / typical_usd)), strength=float(f[F_STRENGTH]),
         distance_from_price=float(f[F_DIST]), active=int(i[I_ACTIVE]) == 1, first_seen=time_of(int(i[I_FIRST_SEEN])),
         last_seen=time_of(int(i[I_LAST_SEEN])), last_updated=time_of(int(i[I_LAST_UPDATED])),
@@ -215,8 +216,8 @@ class ClusterTracker:
         (``LOG_BIN_UNKNOWN``), which only matters for the salt of an id born at the very same ts.
         """
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
-            raise DataError(f"unsupported tracker state version {state.get('version') if isinstance(state, dict) else state!r}",
-                            field="version")
+            found = state.get("version") if isinstance(state, dict) else state
+            raise DataError(f"unsupported tracker state version {found!r}", field="version")
         if state.get("symbol") != symbol:
             raise DataError(f"state is for {state.get('symbol')!r}, not {symbol!r}", field="symbol")
         tracker = cls(settings, symbol)

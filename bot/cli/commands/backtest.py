@@ -51,11 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def spec_from(args: argparse.Namespace, settings: Any) -> Any:
-    """The ``BacktestSpec`` of the command line."""
-    from backtest.run import BacktestSpec
+    """The ``BacktestSpec`` of the command line (the paths are checked before the backtester is imported)."""
     from bot.cli.commands.paper import _span
     from bot.cli.timeargs import parse_time
-    from bot.feeds.replay import ReplayFiles
 
     for name in ("candles", "oi", "ls_ratio", "funding", "fine_candles"):
         path = getattr(args, name)
@@ -71,6 +69,8 @@ def spec_from(args: argparse.Namespace, settings: Any) -> Any:
     names = tuple(n.strip() for n in args.strategies.split(",") if n.strip()) if args.strategies else None
     symbol = args.symbol or settings.symbols[0]
     warmup: timedelta = _span(args.warmup or settings.backtest.warmup, "--warmup")
+    from backtest.run import BacktestSpec  # pandas, vectorbt: only once the input is known good
+    from bot.feeds.replay import ReplayFiles
     return BacktestSpec(symbol=symbol, files=ReplayFiles(args.candles, args.oi, args.ls_ratio, args.funding),
                         start=start, end=end, warmup=warmup, strategies=names, heatmaps_dir=args.heatmaps,
                         fine_candles=args.fine_candles)
@@ -78,10 +78,10 @@ def spec_from(args: argparse.Namespace, settings: Any) -> Any:
 
 def run(args: argparse.Namespace, settings: Any) -> int:
     """Handler of ``liqbot backtest``."""
+    spec = spec_from(args, settings)  # bad input is a one-line error before the heavy imports
     from backtest.run import run_backtest, summary, trade_records
     from bot.signallog import SignalLogWriter
 
-    spec = spec_from(args, settings)
     if spec.fine_candles is not None:  # checked before any work, not after the whole replay
         from bot.inputs.series import check_fine_candles
         from bot.marketdata.files import load_candles
@@ -155,7 +155,7 @@ class BarProgress:
 
 def print_stats(doc: dict[str, Any]) -> None:
     """The stats table and the signal counts on stdout (rich)."""
-    from rich.console import Console
+    from bot.cli.console import stdout_console
     from rich.table import Table
 
     run = doc["run"]
@@ -178,7 +178,7 @@ def print_stats(doc: dict[str, Any]) -> None:
             else:
                 cells.append(str(v))
         table.add_row(*cells)
-    console = Console(width=None if sys.stdout.isatty() else 160)  # a pipe gets the whole table
+    console = stdout_console()  # a pipe gets the whole table
     console.print(table)
     sig = doc["signals"]
     console.print(f"signals {sig['emitted']:,} emitted, {sig['suppressed_by_cooldown']:,} suppressed by the cooldown, "

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from bot.cli import interrupt
 from bot.clock import Clock, Sleeper, SystemClock, SystemSleeper
 from bot.errors import ConfigError
 from bot.feeds.base import Feed, parse_duration, parse_speed
@@ -36,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "replay: the whole file)")
     p.add_argument("--state", type=Path, default=None, help="state folder (default: state_dir)")
     p.add_argument("--seed", type=seed_int, default=None, help="simulator seed (default: feed.sim_seed)")
-    p.add_argument("--warmup", default=None, help="history fed to the heatmap model before trading (default: feed.warmup)")
+    p.add_argument("--warmup", default=None,
+                   help="history fed to the heatmap model before trading (default: feed.warmup)")
     g = p.add_argument_group("replay")
     g.add_argument("--candles", type=Path, help="candles file")
     g.add_argument("--oi", type=Path, help="open interest file")
@@ -182,6 +184,7 @@ def running(runner: "Runner", sleeper: SystemSleeper, line: Any) -> Iterator["Ru
     restore the handlers and close the status line, the signal log and the store."""
 
     def on_signal(signum: int, frame: Any) -> None:
+        interrupt.note(signum)  # Ctrl-C: the command exits 130 after its summary
         runner.stop()
         sleeper.wake()
 
@@ -223,13 +226,14 @@ def run_paper(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def status_line(args: argparse.Namespace, settings: Settings) -> "StatusLine":
-    """The terminal's status line (off with --no-status, --json or no terminal); with it on, logs go to the file only."""
+    """The terminal's status line (off with --no-status, --json or no terminal).
+
+    With it on, logs go to the file only.
+    """
     line = StatusLine(enabled=not args.no_status and not args.json and sys.stderr.isatty())
     if line.enabled:
-        from bot.cli.main import _secrets
-        from bot.logs import configure_logging
-        configure_logging(level=settings.logging.level, file=settings.logging.file, console=False,
-                          secrets=_secrets(settings))
+        from bot.cli.main import setup_logging
+        setup_logging(settings, args, console=False)
     return line
 
 

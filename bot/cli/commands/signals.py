@@ -101,10 +101,10 @@ def review(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _print_tables(doc: dict[str, Any], frame: Any, limit: int) -> None:
-    from rich.console import Console
+    from bot.cli.console import stdout_console
     from rich.table import Table
 
-    console = Console(width=None if sys.stdout.isatty() else 200)
+    console = stdout_console()
     shown = frame if limit <= 0 else frame.tail(limit)
     t = Table(title=f"signals ({len(shown)} of {doc['selected']} selected shown)")
     cols = ["timestamp", "strategy", "signal", "entry_price", "stop_loss", "take_profit", "risk_reward",

@@ -123,10 +123,9 @@ def _liquidation_bars(liq: pd.DataFrame, args: argparse.Namespace, symbol: str) 
 
 
 def _print_tables(card: dict[str, Any]) -> None:
-    from rich.console import Console
+    from bot.cli.console import stdout_console
     from rich.table import Table
 
-    console = Console()
     table = Table(title=f"Spearman, {card['bars']} bars", caption=f"{card['from']} .. {card['to']}")
     table.add_column("predictor")
     table.add_column("long", justify="right")
@@ -134,7 +133,7 @@ def _print_tables(card: dict[str, Any]) -> None:
     for name, sk in [("model", card["model"]), *card["baselines"].items()]:
         table.add_row(name, *(f"{x:.3f}" if x is not None else "n/a"
                               for x in (sk["spearman_long"], sk["spearman_short"])))
-    console.print(table)
+    stdout_console().print(table)
     card_t = Table(title=f"report card ({card['source']}, split {card['split']})")
     for col in ("section", "n", "value", "95 % CI"):
         card_t.add_column(col)
@@ -142,4 +141,4 @@ def _print_tables(card: dict[str, Any]) -> None:
 
     for row in card_rows(card):
         card_t.add_row(*row)
-    console.print(card_t)
+    stdout_console().print(card_t)

@@ -147,7 +147,7 @@ def priced_snapshots(raw: bytes, *, symbol: str, units: Units, price_at: PriceLo
     else:
         prices = np.array([_weighted_mid(s) for s in parsed])
     out = []
-    for snap, ts, price in zip(parsed, ts_ms, prices):
+    for snap, _ts, price in zip(parsed, ts_ms, prices):
         if not (np.isfinite(price) and price > 0):
             raise DataError(f"no reference price known at {snap.ts.isoformat()} from {price_from}",
                             field="--price-from", source="kiyotaka")
