@@ -78,6 +78,7 @@ def map_section(hist: ClusterHistory, m: Magnets, in_part: np.ndarray, bias_thre
         out["tier_offset_share"] = None
     past = np.interp(m.ts[in_part] - PAST_NS, hist.ts, hist.price, left=np.nan)
     ok = both & np.isfinite(past) & (asym > 0) & np.isfinite(asym)
+    ok &= bool(ok.any()) and np.ptp(asym[ok]) > 0 and np.ptp(price[ok] / past[ok]) > 0
     out["asym_vs_past_72h_spearman"] = (rnd(float(spearmanr(np.log(asym[ok]), np.log(price[ok] / past[ok])).statistic),
                                             4) if ok.sum() > 10 else None)
     rec = hist.records

@@ -117,6 +117,8 @@ def _print_tables(card: dict[str, Any]) -> None:
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 110))  # a piped table keeps its section names whole
     table = Table(title=f"Spearman, {card['bars']} bars", caption=f"{card['from']} .. {card['to']}")
     table.add_column("predictor")
     table.add_column("long", justify="right")
