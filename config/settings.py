@@ -237,7 +237,8 @@ class SyntheticSettings(Section):
     spike_min_gap_bars: int = Field(12, ge=0, description="Spike mode: minimum bars between two spikes.")
     funding_erosion: bool = Field(True, description="Funding paid moves liquidation prices (isolated margin erosion).")
     grid_bin_pct: float = Field(0.1, gt=0, le=5, description="Log-price bin width of the levels, percent.")
-    range_pct: float = Field(15.0, gt=0, lt=100, description="Levels kept within this percent of price.")
+    range_pct: float = Field(22.0, gt=0, lt=100, description="Levels kept within this percent of price (must hold "
+                                                             "every tier: 5x is liquidated 19.7 % away).")
 
 
 class LiveSettings(RetryPolicySettings):
