@@ -193,12 +193,14 @@ def test_map_shares_on_known_magnets() -> None:
     rec = {"row": np.repeat(np.arange(n), 2), "level": np.tile([90.4, 103.6], n),
            "truncated": np.tile([True, False], n)}
     hist = _history(ts, np.full(n, 100.0), rec,
+                    brk={"row": np.array([5, 6, 7]), "usd": np.array([0.99, 0.5, 1.0]), "peak_usd": np.ones(3)},
                     assumptions={"liquidation_distance_pct": {"10x": [9.6, 9.5], "25x": [3.6, 3.6],
                                                               "100x": [0.6, 0.6]}})
     out = map_section(hist, m, np.ones(n, np.bool_), 1.2, np.ones(n), None)
     assert out["strength_saturated_share"] == 0.3 and out["both_saturated_share"] == 0.0
     assert out["tier_offset_share"] == 1.0 and out["tier_offset_share_by_tier"]["10x"] == 0.5
     assert out["neutral_share"] == 0.0 and out["window_truncated_share"] == 0.5
+    assert out["break_remnant_share_median"] == 0.99
 
 
 def test_settled_from_is_where_the_ratio_reaches_its_run_level() -> None:
