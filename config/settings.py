@@ -92,9 +92,10 @@ class ClusterSettings(Section):
     match_pct: float = Field(0.5, gt=0, le=10,
                              description="A new cluster inherits an id when its price is within this percent.")
     broken_retention_s: float = Field(6 * 3600, ge=0, description="How long broken clusters are kept (seconds).")
-    strength_quantile: float = Field(0.95, gt=0, le=1,
+    strength_quantile: float = Field(0.99, gt=0, le=1,
                                      description="Strength = cluster USD / this quantile of past cluster USD.")
-    strength_window: int = Field(2000, ge=10, description="How many past cluster sizes the strength reference holds.")
+    strength_window: int = Field(20_000, ge=10, description="How many past cluster sizes the strength reference holds "
+                                                            "(20,000: about two days of 5m updates).")
     typical_position_usd: float = Field(25_000.0, gt=0,
                                         description="USD per position for the liquidation_count estimate.")
     bias_threshold: float = Field(1.2, ge=1, description="Magnet asymmetry above this (or below 1/x) sets a bias.")
