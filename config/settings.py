@@ -146,9 +146,10 @@ class ClusterSettings(Section):
                                   description="A new cluster inherits an id when its price is within this percent.")
     broken_retention_s: float = Field(6 * 3600, ge=0, le=bounds.MAX_SPAN.total_seconds(),
                                       description="How long broken clusters are kept (seconds).")
-    strength_quantile: float = searchable(0.95, low=0.8, high=0.99, gt=0, le=1,
+    strength_quantile: float = searchable(0.99, low=0.8, high=0.999, gt=0, le=1,
                                           description="Strength = cluster USD / this quantile of past cluster USD.")
-    strength_window: int = Field(2000, ge=10, description="How many past cluster sizes the strength reference holds.")
+    strength_window: int = Field(20_000, ge=10, description="How many past cluster sizes the strength reference holds "
+                                                            "(20,000: about two days of 5m updates).")
     typical_position_usd: float = Field(25_000.0, gt=0, le=bounds.MAX_POSITION_USD,
                                         description="USD per position for the liquidation_count estimate.")
     bias_threshold: float = searchable(1.2, low=1.05, high=2.5, log=True, ge=1, le=1000,
@@ -333,7 +334,8 @@ class SyntheticSettings(Section):
     funding_erosion: bool = Field(True, description="Funding paid moves liquidation prices (isolated margin erosion).")
     grid_bin_pct: float = searchable(0.1, low=0.05, high=0.5, log=True, gt=0, le=5,
                                      description="Log-price bin width of the levels, percent.")
-    range_pct: float = Field(15.0, gt=0, lt=100, description="Levels kept within this percent of price.")
+    range_pct: float = Field(22.0, gt=0, lt=100, description="Levels kept within this percent of price (must hold "
+                                                             "every tier: 5x is liquidated 19.7 % away).")
 
     @model_validator(mode="after")
     def _one_weight_per_tier(self) -> "SyntheticSettings":

@@ -79,3 +79,20 @@ def test_stored_source_gives_the_same_history(replayed) -> None:
     mine = hist.records["row"] < 600
     for col in ("row", "key", "level", "usd", "strength", "active"):
         assert np.array_equal(other.records[col], hist.records[col][mine]), col
+
+
+def test_truncated_clusters_reach_a_window_edge_that_holds_usd(replayed) -> None:
+    series, high, low, sample, hist = replayed
+    rec = hist.records
+    cut = rec["truncated"]
+    assert not cut[~rec["active"]].any()
+    for k in np.flatnonzero(cut)[:50]:
+        j = rec["row"][k]
+        snap = series.snapshot(int(j))
+        full = series.prices(int(j))
+        at_low = snap.prices[0] == full[0] and rec["low"][k] <= snap.prices[0]
+        at_high = snap.prices[-1] == full[-1] and rec["high"][k] >= snap.prices[-1]
+        assert at_low or at_high
+    # a cluster far from both edges is never cut
+    inner = (rec["low"] > series.price[rec["row"]] * 0.9) & (rec["high"] < series.price[rec["row"]] * 1.1)
+    assert not cut[inner].any()

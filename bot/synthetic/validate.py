@@ -109,8 +109,14 @@ def predictions(candles: pd.DataFrame, oi: pd.DataFrame, liquidations: pd.DataFr
     first_ok = bars.open_ns[0] + int(warmup_h * 3600 * 1e9)
     ok = (i0 >= 1) & (i1 - i0 == per_bar) & (liq_ns >= first_ok) & np.isfinite(real_l) & np.isfinite(real_s)
     ok[ok] &= np.isfinite(bars.oi[i0[ok] - 1])
+    if oi is not None and len(oi):
+        # the last OI value is carried forward by ``align``; past its age limit it is not known any more
+        last_oi = _utc(pd.DatetimeIndex(oi.index).max()).value
+        ok &= liq_ns <= last_oi + int(params.oi_max_age_h * 3600 * 1e9)
     if not ok.any():
-        raise DataError("no liquidation bar is fully covered by the candles with open interest known",
+        raise DataError("no liquidation bar is fully covered by the candles with open interest known "
+                        f"(liquidations {_span(liq_ns)}, candles {_span(bars.open_ns)}"
+                        + (f", open interest {_span(_utc_ns(oi.index))})" if oi is not None and len(oi) else ")"),
                         field="liquidations")
     liq_ns, real_l, real_s, i0, i1 = liq_ns[ok], real_l[ok], real_s[ok], i0[ok], i1[ok]
     high = _reduce(bars.high, i0, i1, np.max)
@@ -125,6 +131,18 @@ def predictions(candles: pd.DataFrame, oi: pd.DataFrame, liquidations: pd.DataFr
     frame = pd.DataFrame({"real_long": real_l, "real_short": real_s, "model_long": model_l, "model_short": model_s,
                           **base}, index=pd.DatetimeIndex(liq_ns, tz="UTC", name="ts"))
     return Predictions(frame)
+
+
+def _utc_ns(index: pd.Index) -> np.ndarray:
+    idx = pd.DatetimeIndex(index)
+    return (idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")).as_unit("ns").asi8
+
+
+def _span(ns: np.ndarray) -> str:
+    """``first..last`` of UTC nanoseconds, minutes precision (for error messages)."""
+    fmt = "%Y-%m-%dT%H:%M"
+    lo, hi = (pd.Timestamp(int(x), tz="UTC").strftime(fmt) for x in (ns.min(), ns.max()))
+    return f"{lo}..{hi}"
 
 
 def _reduce(values: np.ndarray, i0: np.ndarray, i1: np.ndarray, fn: Any) -> np.ndarray:

@@ -181,8 +181,9 @@ def _replay_chunk(cf, ci, meta, meta_f, ring, params, prices, longs, shorts, off
         g = group_kernel(prices[a:b], longs[a:b], shorts[a:b], snap_price[j], params, tier_lev, tier_long,
                          tier_short, dist_lev, dist_logd)
         n, cf, ci = track_apply(cf, ci, meta, meta_f, ring, params, g, snap_price[j], snap_ts[j], high[j], low[j])
-        lo_edge = prices[a] if (b > a and edge[j - j0] & 1) else np.inf
-        hi_edge = prices[b - 1] if (b > a and edge[j - j0] & 2) else -np.inf
+        # a cluster is cut when it reaches an outermost level that still holds USD
+        lo_edge = prices[a] if (b > a and edge[j - j0] & 1) else -np.inf
+        hi_edge = prices[b - 1] if (b > a and edge[j - j0] & 2) else np.inf
         for r in range(n):
             newly = ci[r, I_BROKEN_AT] == snap_ts[j]
             if not (sample[j] or newly):

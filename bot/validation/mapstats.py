@@ -12,6 +12,8 @@ On the sampled rows of the test part (all rows without a split):
   (strongly negative: the map echoes recent entries);
 - ``window_truncated_share``: share of active clusters touching the window edge while it holds USD;
 - ``magnet_usd_median``: median USD of one magnet;
+- ``break_remnant_share_median``: median share of its peak USD a cluster still holds when it breaks
+  (near 1: clusters break whole; small: price ate them level by level first);
 - ``settled_from``: the first row whose map USD (per USD of open interest when given) reaches 90 %
   of its median over the run: before it the ledger is still filling.
 """
@@ -78,12 +80,20 @@ def map_section(hist: ClusterHistory, m: Magnets, in_part: np.ndarray, bias_thre
         out["tier_offset_share"] = None
     past = np.interp(m.ts[in_part] - PAST_NS, hist.ts, hist.price, left=np.nan)
     ok = both & np.isfinite(past) & (asym > 0) & np.isfinite(asym)
+    ok &= bool(ok.any()) and np.ptp(asym[ok]) > 0 and np.ptp(price[ok] / past[ok]) > 0
     out["asym_vs_past_72h_spearman"] = (rnd(float(spearmanr(np.log(asym[ok]), np.log(price[ok] / past[ok])).statistic),
                                             4) if ok.sum() > 10 else None)
     rec = hist.records
     rows = np.flatnonzero(hist.sampled)
     rec_in = np.isin(rec["row"], rows[np.flatnonzero(in_part)]) & rec["active"]
     out["window_truncated_share"] = rnd(rec["truncated"][rec_in].mean(), 4) if rec_in.any() else None
+    brk = hist.breaks
+    part_ts = m.ts[in_part]
+    brk_ts = hist.ts[brk["row"]]
+    in_brk = (brk["peak_usd"] > 0) & (brk_ts >= part_ts.min()) & (brk_ts <= part_ts.max()) if part_ts.size else (
+        np.zeros(brk["row"].size, np.bool_))
+    out["break_remnant_share_median"] = rnd(np.median(brk["usd"][in_brk] / brk["peak_usd"][in_brk]), 4) if (
+        in_brk.any()) else None
     out["settled_from"] = settled_from(hist.ts, total_usd, oi)
     return out
 

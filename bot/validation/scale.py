@@ -65,7 +65,8 @@ def scale_section(frame: pd.DataFrame, split: pd.Timestamp | None, *, n_boot: in
     out: dict[str, Any] = {"bars_train": int(train.sum()), "bars_test": int(test.sum())}
     for side in ("long", "short"):
         model, real = frame[f"model_{side}"].to_numpy(), frame[f"real_{side}"].to_numpy()
-        factor = 1.0 / _ratio(model[train], real[train])
+        train_ratio = _ratio(model[train], real[train])
+        factor = 1.0 / train_ratio if np.isfinite(train_ratio) and train_ratio > 0 else float("nan")
         m_t, r_t = model[test], real[test]
         out[side] = {
             "predicted_usd": rnd(m_t.sum(), 0), "realized_usd": rnd(r_t.sum(), 0),

@@ -38,7 +38,8 @@ def card_rows(card: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         rows.append((f"breaks[{h}].excess_bp", f"{b['n']}/{b['n_control']}", _fmt(b["excess_bp"], 2), _ci(b["ci"], 2)))
     m = card["map"]
     for key in ("strength_saturated_share", "both_saturated_share", "tier_offset_share", "neutral_share",
-                "asym_vs_past_72h_spearman", "window_truncated_share", "magnet_usd_median"):
+                "asym_vs_past_72h_spearman", "window_truncated_share", "break_remnant_share_median",
+                "magnet_usd_median"):
         rows.append((f"map.{key}", str(m["rows"]), _fmt(m[key], 0 if key == "magnet_usd_median" else 4), ""))
     rows.append(("map.settled_from", "", str(m["settled_from"]), ""))
     return rows

@@ -126,6 +126,7 @@ def _print_tables(card: dict[str, Any]) -> None:
     from bot.cli.console import stdout_console
     from rich.table import Table
 
+    console = stdout_console()
     table = Table(title=f"Spearman, {card['bars']} bars", caption=f"{card['from']} .. {card['to']}")
     table.add_column("predictor")
     table.add_column("long", justify="right")
@@ -133,7 +134,7 @@ def _print_tables(card: dict[str, Any]) -> None:
     for name, sk in [("model", card["model"]), *card["baselines"].items()]:
         table.add_row(name, *(f"{x:.3f}" if x is not None else "n/a"
                               for x in (sk["spearman_long"], sk["spearman_short"])))
-    stdout_console().print(table)
+    console.print(table)
     card_t = Table(title=f"report card ({card['source']}, split {card['split']})")
     for col in ("section", "n", "value", "95 % CI"):
         card_t.add_column(col)
@@ -141,4 +142,4 @@ def _print_tables(card: dict[str, Any]) -> None:
 
     for row in card_rows(card):
         card_t.add_row(*row)
-    stdout_console().print(card_t)
+    console.print(card_t)
