@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
 import sys
 import time
@@ -144,17 +145,21 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
 
     clock = clock or SystemClock()
     sleeper = sleeper or SystemSleeper()
-    feed_, meta = feed or build_feed(plan, settings, args, clock, sleeper)
     heatmaps_dir = getattr(args, "heatmaps", None) if args is not None else None
-    if heatmaps_dir is not None or settings.providers.heatmap_source == "recorded":
-        heatmaps: Any = RecordedHeatmaps(heatmaps_dir or plan.state / "snapshots", feed_.symbols)
-    elif settings.providers.heatmap_source == "synthetic":
-        heatmaps = SyntheticHeatmaps(SyntheticParams.from_settings(settings.synthetic), feed_.symbols,
-                                     feed_.timeframe)
-    else:
-        raise ConfigError(f"the runner reads synthetic or recorded heatmaps, not {settings.providers.heatmap_source!r}")
+    source = settings.providers.heatmap_source
+    if heatmaps_dir is None and source not in ("synthetic", "recorded"):
+        raise ConfigError(f"the runner reads synthetic or recorded heatmaps, not {source!r}")
+    # The store first: a busy folder or a damaged store is refused at once, before the feed's heavy
+    # work; a folder this run created is removed again when the run fails before it starts.
+    created = not plan.state.exists()
     store = Store.open(plan.state)
     try:
+        feed_, meta = feed or build_feed(plan, settings, args, clock, sleeper)
+        if heatmaps_dir is not None or settings.providers.heatmap_source == "recorded":
+            heatmaps: Any = RecordedHeatmaps(heatmaps_dir or plan.state / "snapshots", feed_.symbols)
+        else:
+            heatmaps = SyntheticHeatmaps(SyntheticParams.from_settings(settings.synthetic), feed_.symbols,
+                                         feed_.timeframe)
         log_path = settings.strategies.signal_log
         signal_log = SignalLogWriter(log_path if log_path.is_absolute() else plan.state / log_path,
                                      fsync=settings.strategies.log_fsync)
@@ -167,6 +172,8 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
         runner.start()
     except BaseException:
         store.close()
+        if created:
+            shutil.rmtree(plan.state, ignore_errors=True)
         raise
     return runner
 
