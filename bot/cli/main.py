@@ -67,16 +67,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                           secrets=_secrets(settings))
         return int(args.func(args, settings) or 0)
     except (UsageError, ConfigError, DataError) as exc:
-        print(f"liqbot: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"liqbot: error: {_redacted(_one_line(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except LiqbotError as exc:
-        print(f"liqbot: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"liqbot: error: {_redacted(_one_line(exc))}", file=sys.stderr)
         return EXIT_INTERNAL
     except KeyboardInterrupt:
         print("liqbot: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return EXIT_OK
+
+
+def _redacted(text: str) -> str:
+    """No configured secret reaches the terminal, even inside a provider's error body that echoes it."""
+    from bot.logs import redact
+    return redact(text)
 
 
 def _one_line(exc: BaseException) -> str:
