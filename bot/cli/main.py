@@ -52,9 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        if not getattr(args, "func", None):
-            parser.print_help(sys.stderr)
-            return EXIT_BAD_INPUT
+        if not getattr(args, "func", None):  # one line, like every other usage error (--help lists more)
+            chosen = getattr(args, "command", None)
+            need_subcommand(parser._subparsers._group_actions[0].choices[chosen] if chosen else parser)
         from config.settings import load_settings
         settings = load_settings(args.config)
         if args.log_level:
@@ -77,6 +77,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+
+
+def need_subcommand(parser: argparse.ArgumentParser) -> None:
+    """The one-line usage error of a command group called without its sub-command."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    # parser.error raises the UsageError of the module that built the parser (also under python -m)
+    parser.error(f"a {'command' if parser.prog == 'liqbot' else 'sub-command'} is needed: "
+                 f"{', '.join(sub.choices)} ({parser.prog} --help)")
 
 
 def _redacted(text: str) -> str:
