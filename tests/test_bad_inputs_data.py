@@ -109,6 +109,20 @@ def test_bad_data_is_refused_before_any_work(files: dict[str, Path], run_cli, tm
 
 
 @pytest.mark.shared_data
+def test_unfundable_backtest_order_is_one_line(files: dict[str, Path], run_cli,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """vectorbt's RejectedOrderError (an order the cash cannot fund) is a one-line input error, not 28 lines."""
+    monkeypatch.setenv("LIQBOT_BACKTEST__INITIAL_CASH", "500")
+    assert_refused(run_cli(*_bt(files)), "backtest.initial_cash", "cannot be funded")
+
+
+def test_no_command_is_one_line(run_cli) -> None:
+    assert_refused(run_cli(), "a command is needed", "backtest")
+    for group in ("config", "heatmap", "signals"):
+        assert_refused(run_cli(group), "sub-command")
+
+
+@pytest.mark.shared_data
 def test_good_funding_still_loads(files: dict[str, Path]) -> None:
     from bot.marketdata.files import load_funding
     assert load_funding(files["funding"])["funding_rate"].abs().median() < 1e-3

@@ -135,6 +135,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
 )
 
 
+# Every table of the current schema: an existing store without one of them is not liqbot's.
+TABLES: tuple[str, ...] = tuple(
+    line.split()[2] for _, ddl in MIGRATIONS for line in ddl.splitlines() if line.strip().startswith("CREATE TABLE"))
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply every migration newer than the database; returns the resulting version."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")

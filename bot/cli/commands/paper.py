@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
 import sys
 import time
@@ -152,16 +153,19 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
 
     clock = clock or SystemClock()
     sleeper = sleeper or SystemSleeper()
-    feed_, meta = feed or build_feed(plan, settings, args, clock, sleeper)
     heatmaps_dir = getattr(args, "heatmaps", None) if args is not None else None
-    name = source_name(getattr(args, "heatmap", None), settings, heatmaps_dir)
-    chosen = choose_heatmaps(name, settings, feed_, live=plan.feed == "live", state=plan.state, store_dir=heatmaps_dir,
-                             sleep=sleeper.sleep, backfill=plan.warmup)
-    feed_, heatmaps = chosen.feed, chosen.heatmaps
-    if name not in ("synthetic", "store"):
-        meta = {**meta, "heatmap": name}  # a resumed run must trade on the same maps
+    # The store first: a busy folder or a damaged store is refused at once, before the feed's heavy
+    # work; a folder this run created is removed again when the run fails before it starts.
+    created = not plan.state.exists()
     store = Store.open(plan.state)
     try:
+        feed_, meta = feed or build_feed(plan, settings, args, clock, sleeper)
+        name = source_name(getattr(args, "heatmap", None), settings, heatmaps_dir)
+        chosen = choose_heatmaps(name, settings, feed_, live=plan.feed == "live", state=plan.state,
+                                 store_dir=heatmaps_dir, sleep=sleeper.sleep, backfill=plan.warmup)
+        feed_, heatmaps = chosen.feed, chosen.heatmaps
+        if name not in ("synthetic", "store"):
+            meta = {**meta, "heatmap": name}  # a resumed run must trade on the same maps
         log_path = settings.strategies.signal_log
         signal_log = SignalLogWriter(log_path if log_path.is_absolute() else plan.state / log_path,
                                      fsync=settings.strategies.log_fsync)
@@ -174,6 +178,8 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
         runner.start()
     except BaseException:
         store.close()
+        if created:
+            shutil.rmtree(plan.state, ignore_errors=True)
         raise
     return runner
 

@@ -53,7 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
+    from bot.cli.main import need_subcommand
+    need_subcommand(parser)
     return 2
 
 
@@ -83,8 +84,10 @@ def review(args: argparse.Namespace, settings: Any) -> int:
     if results is not None:
         frame = with_outcomes(frame, results)
     if args.csv:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(args.csv, index=False)
+        from bot.atomic import atomic_output, check_output_file
+        check_output_file(args.csv, "--csv")
+        with atomic_output(args.csv) as tmp:
+            frame.to_csv(tmp, index=False)
     rules = Counter(r.record["rule"] for r in read.rejected)
     doc: dict[str, Any] = {
         "lines": read.lines, "signals_read": len(read.signals), "rejected_read": len(read.rejected),
