@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.serve_kit"]  # the serve tests' session fixture (one paper run)
 
 
 def shared_data_dir() -> Path:

@@ -157,9 +157,9 @@ class StateReader:
         with self.open() as store:
             rows = store.conn.execute(f"SELECT ts, price, clusters FROM cluster_frames WHERE symbol = ?{where} "
                                       "ORDER BY ts", (symbol, *args)).fetchall()
-        if len(rows) > max_frames:
-            step = len(rows) / max_frames
-            keep = sorted({min(len(rows) - 1, int(k * step)) for k in range(max_frames)} | {len(rows) - 1})
+        if len(rows) > max_frames:  # evenly spaced, the first and the newest always kept
+            last = len(rows) - 1
+            keep = sorted({round(k * last / (max_frames - 1)) for k in range(max_frames)}) if max_frames > 1 else [last]
             rows = [rows[k] for k in keep]
         return [(r[0], float(r[1]), decode_columns(r[2])) for r in rows]
 
