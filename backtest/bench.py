@@ -158,6 +158,7 @@ def bench_clusters_1500(repeats: int = 2000) -> dict[str, Any]:
 # Registered lazily so that listing benchmarks does not import the synthetic model (numba).
 BENCHMARKS["synthetic_build_14m"] = lazy("bot.synthetic.bench", "synthetic_build_14m")
 BENCHMARKS["paper_decide_1500"] = lazy("backtest.bench_latency", "paper_loop_latency")
+BENCHMARKS["serve_latency"] = lazy("bot.serve.bench", "serve_latency")
 # The backtester and the paper loop (DESIGN section 8 targets); minutes of work, shared data needed.
 BENCHMARKS["backtest_14m"] = lazy("backtest.bench_backtest", "backtest_14m")
 BENCHMARKS["paper_loop_latency"] = lazy("bot.cli.bench_paper", "paper_loop_latency")

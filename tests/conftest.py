@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.serve_kit"]  # the serve tests' session fixture (one paper run)
 
 # The "compiling liqbot's kernels" notice has its own tests; elsewhere the first test that happens to
 # compile a kernel must not add lines to the one-line error promises the tests check.

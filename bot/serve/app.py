@@ -103,11 +103,17 @@ def create_app(cfg: ServeConfig) -> Any:
                 active: bool | None) -> ClusterFilter:
         return ClusterFilter(min_strength=min_strength, max_distance=max_distance, side=side, active=active)
 
-    def frame(symbol: str) -> tuple[datetime, float, list[Any]]:
-        found = reader.latest_frame(symbol)
+    def frame(raw: str, at: datetime | None) -> tuple[str, datetime, float, list[Any]]:
+        """The newest cluster frame of a symbol at or before ``at`` (404 naming the known symbols if none)."""
+        try:
+            sym = unified_symbol(raw)
+        except ValueError as exc:
+            raise DataError(f"symbol: {exc}") from None
+        found = reader.latest_frame(sym, _aware(at))
         if found is None:
-            raise HTTPException(404, f"no clusters recorded for {symbol} yet")
-        return found
+            resolve(raw)  # 404 for a symbol the state does not hold
+            raise HTTPException(404, f"no clusters recorded for {sym} yet")
+        return (sym, *found)
 
     # --- the cluster API --------------------------------------------------------------------
 
@@ -115,13 +121,13 @@ def create_app(cfg: ServeConfig) -> Any:
     distance_q = Query(None, ge=0, description="Only clusters at most this far from price, percent.")
     side_q = Query(None, description="Only long or short clusters.")
     active_q = Query(None, description="Only active (true) or broken (false) clusters.")
+    at_q = Query(None, description="The clusters as they were at this time (default: the newest).")
 
     @app.get("/api/heatmap/{symbol:path}/best", tags=["cluster API"])
     def heatmap_best(symbol: str, min_strength: float | None = strength_q, max_distance: float | None = distance_q,
-                     side: Side | None = side_q) -> dict[str, Any]:
+                     side: Side | None = side_q, at: datetime | None = at_q) -> dict[str, Any]:
         """The strongest active cluster (one bare cluster object)."""
-        sym = resolve(symbol)
-        _, _, clusters = frame(sym)
+        sym, _, _, clusters = frame(symbol, at)
         best = best_cluster(clusters, filters(min_strength, max_distance, side, None))
         if best is None:
             raise HTTPException(404, f"no active cluster of {sym} passes the filters")
@@ -129,10 +135,10 @@ def create_app(cfg: ServeConfig) -> Any:
 
     @app.get("/api/heatmap/{symbol:path}", tags=["cluster API"])
     def heatmap(symbol: str, min_strength: float | None = strength_q, max_distance: float | None = distance_q,
-                side: Side | None = side_q, active: bool | None = active_q) -> dict[str, Any]:
-        """All clusters of the newest frame, filtered."""
-        sym = resolve(symbol)
-        ts, price, clusters = frame(sym)
+                side: Side | None = side_q, active: bool | None = active_q,
+                at: datetime | None = at_q) -> dict[str, Any]:
+        """All clusters of the newest frame (or the one at ``at``), filtered."""
+        sym, ts, price, clusters = frame(symbol, at)
         return heatmap_doc(sym, ts, price, clusters, filters(min_strength, max_distance, side, active))
 
     @app.get("/api/stats", tags=["cluster API"])
@@ -232,7 +238,9 @@ def create_app(cfg: ServeConfig) -> Any:
         """The heatmap over [start, end] as a quantised time x price grid (see ``bot.serve.grid``)."""
         sym = resolve(symbol)
         lo, hi = _span(reader, sym, _aware(start), _aware(end))
-        series = snapshots.read_columns(sym, lo, hi, max_snapshots=max_snapshots)
+        # thinning costs a pass over the times first: skip it when the frames say every snapshot fits
+        fits = 0 < reader.frame_count(sym, lo, hi) <= max_snapshots
+        series = snapshots.read_columns(sym, lo, hi, max_snapshots=None if fits else max_snapshots)
         body = {"symbol": sym, **build_grid(series, rows, side).to_dict()}
         return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
 

@@ -111,6 +111,7 @@ class StateReader:
         self.store_dir = Path(store_dir) if store_dir is not None else self.state_dir / "snapshots"
         log = Path(signal_log) if signal_log is not None else Path("signals.jsonl")
         self.signals_log = SignalLogIndex(log if log.is_absolute() else self.state_dir / log)
+        self._frames: dict[str, tuple[int, tuple[datetime, float, list[Any]]]] = {}
 
     def check(self) -> None:
         """A DataError naming ``--state`` when the folder holds no liqbot store."""
@@ -139,16 +140,22 @@ class StateReader:
 
     def latest_frame(self, symbol: str, at: datetime | None = None) -> tuple[datetime, float, list[Any]] | None:
         """(ts, price, clusters) of the newest cluster frame of ``symbol`` (at or before ``at``)."""
-        sql = "SELECT ts, price, clusters FROM cluster_frames WHERE symbol = ?"
+        sql = "SELECT rowid, ts, price FROM cluster_frames WHERE symbol = ?"
         args: tuple[Any, ...] = (symbol,)
         if at is not None:
             sql, args = sql + " AND ts <= ?", (symbol, iso(at))
         with self.open() as store:
             row = store.conn.execute(sql + " ORDER BY ts DESC LIMIT 1", args).fetchone()
-        if row is None:
-            return None
+            if row is None:
+                return None
+            cached = self._frames.get(symbol)
+            if cached is not None and cached[0] == row[0]:  # a rewritten frame gets a new rowid
+                return cached[1]
+            text = store.conn.execute("SELECT clusters FROM cluster_frames WHERE rowid = ?", (row[0],)).fetchone()[0]
         from bot.clock import parse_ts
-        return parse_ts(row[0]), float(row[1]), decode_clusters(row[2])
+        found = (parse_ts(row[1]), float(row[2]), decode_clusters(text))
+        self._frames[symbol] = (row[0], found)  # decoded once per new frame: the cluster API's hot path
+        return found
 
     def frames(self, symbol: str, start: datetime | None, end: datetime | None,
                max_frames: int) -> list[tuple[str, float, dict[str, Any]]]:
@@ -157,11 +164,18 @@ class StateReader:
         with self.open() as store:
             rows = store.conn.execute(f"SELECT ts, price, clusters FROM cluster_frames WHERE symbol = ?{where} "
                                       "ORDER BY ts", (symbol, *args)).fetchall()
-        if len(rows) > max_frames:
-            step = len(rows) / max_frames
-            keep = sorted({min(len(rows) - 1, int(k * step)) for k in range(max_frames)} | {len(rows) - 1})
+        if len(rows) > max_frames:  # evenly spaced, the first and the newest always kept
+            last = len(rows) - 1
+            keep = sorted({round(k * last / (max_frames - 1)) for k in range(max_frames)}) if max_frames > 1 else [last]
             rows = [rows[k] for k in keep]
         return [(r[0], float(r[1]), decode_columns(r[2])) for r in rows]
+
+    def frame_count(self, symbol: str, start: datetime | None, end: datetime | None) -> int:
+        """How many cluster frames (one per snapshot the runner stepped) ``symbol`` has in [start, end]."""
+        where, args = _range("ts", start, end)
+        with self.open() as store:
+            return int(store.conn.execute(f"SELECT COUNT(*) FROM cluster_frames WHERE symbol = ?{where}",
+                                          (symbol, *args)).fetchone()[0])
 
     def bars(self, symbol: str, start: datetime | None, end: datetime | None) -> dict[str, list[Any]]:
         """Candles of ``symbol`` in [start, end] (bar open times), columnar."""

@@ -178,7 +178,8 @@ function realizedTraces(realized, sinceMs) {
     return { type: "scatter", mode: "markers", uid: `realized-${s}`, name: `realized ${s} liquidations`,
              x: idx.map((i) => iso(realized.ts[i])), y: idx.map((i) => realized.price[i]),
              marker: { color: s === "long" ? COLORS.short : COLORS.long, opacity: 0.75,
-                       size: idx.map((i) => Math.min(24, 3 + Math.sqrt(realized.usd[i] / 2e4))) },
+                       size: idx.map((i) => Math.min(26, 6 + Math.sqrt(realized.usd[i] / 1e3))),
+                       line: { color: "#000", width: 0.5 } },
              text: idx.map((i) => usd(realized.usd[i])), hovertemplate: "%{y:,.1f} %{text}<extra>realized</extra>" };
   });
 }
