@@ -113,8 +113,6 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     plan = plan_from(args, settings)
     with TrialProgress(enabled=sys.stderr.isatty()) as progress:
         doc = run_research(settings, plan, progress)
-    if args.best is not None:
-        write_best(args.best, doc)
     if args.report is not None:
         from research.report import write_report
         write_report(doc, args.report)
@@ -124,6 +122,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         if args.json is not None:
             _write(Path(args.json), json.dumps(doc, default=str, indent=1))
         print_summary(doc)
+    if args.best is not None:  # last: a run without a best choice still leaves its JSON and report
+        write_best(args.best, doc)
     return 0
 
 

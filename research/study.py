@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 import multiprocessing as mp
 import time
 from dataclasses import dataclass, field
@@ -112,6 +114,7 @@ class TrialObjective:
         t0 = time.perf_counter()
         params = suggest(trial, self.setup.space)
         trial.set_user_attr("span", [self.start.isoformat(), self.end.isoformat()])
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         try:
             settings = apply_params(self.settings, params)
         except ConfigError as exc:
