@@ -177,6 +177,7 @@ class StudyOutcome:
     trial_seconds: list[float] = field(default_factory=list)  # this process's trials
     cache_hits: int = 0
     cache_misses: int = 0
+    importance: dict[str, float] = field(default_factory=dict)  # optuna.importance (fANOVA) of the parameters
 
     @property
     def complete(self) -> list[Any]:
@@ -229,8 +230,24 @@ def run_study(settings: Any, config_file: Path | None, storage_url: str, name: s
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     trials = [t for t in study.get_trials(deepcopy=False)
               if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)]
-    return StudyOutcome(name=name, trials=trials, best=best_trial(trials), seconds=time.perf_counter() - t0,
-                        trial_seconds=objective.seconds, cache_hits=cache.hits, cache_misses=cache.misses)
+    seconds = time.perf_counter() - t0
+    return StudyOutcome(name=name, trials=trials, best=best_trial(trials), seconds=seconds,
+                        trial_seconds=objective.seconds, cache_hits=cache.hits, cache_misses=cache.misses,
+                        importance=importance_of(study))
+
+
+def importance_of(study: Any) -> dict[str, float]:
+    """fANOVA importance of each parameter over the completed trials (empty when there are too few)."""
+    import optuna
+    from optuna.trial import TrialState
+    if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 2:
+        return {}
+    try:
+        got = optuna.importance.get_param_importances(
+            study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
+    except (RuntimeError, ValueError):  # no parameter varied among the completed trials
+        return {}
+    return {k: round(float(v), 6) for k, v in got.items()}
 
 
 def trial_returns(trials: list[Any]) -> np.ndarray:

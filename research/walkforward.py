@@ -127,7 +127,8 @@ def window_row(w: Window, outcome: StudyOutcome, plan: Plan) -> dict[str, Any]:
                            "params": None if best is None else dict(best.params),
                            "is": None if best is None else best.user_attrs.get("figures"),
                            "is_value": None if best is None else _num(best.value),
-                           "oos": None, "degradation": None, "dsr": None, "pbo": None}
+                           "oos": None, "degradation": None, "dsr": None, "pbo": None,
+                           "importance": outcome.importance}
     m = trial_returns(complete)
     if best is not None and m.size and m.shape[0] >= 3:
         srs = period_sharpe(m)
