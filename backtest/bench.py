@@ -161,3 +161,4 @@ BENCHMARKS["paper_decide_1500"] = lazy("bot.execution.latency", "paper_loop_late
 # The backtester and the paper loop (DESIGN section 8 targets); minutes of work, shared data needed.
 BENCHMARKS["backtest_14m"] = lazy("backtest.bench_backtest", "backtest_14m")
 BENCHMARKS["paper_loop_latency"] = lazy("backtest.bench_backtest", "paper_loop_latency")
+BENCHMARKS["optimize_trials_14m"] = lazy("research.bench", "optimize_trials_14m")
