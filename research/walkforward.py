@@ -171,7 +171,8 @@ def stitched(oos: list[Evaluation], wins: list[Window], rows: list[dict[str, Any
     sr = float(period_sharpe(r[:, None])[0]) if r.size > 1 else 0.0
     return {"figures": fig.to_dict(), "windows_traded": len(oos), "windows": len(wins),
             "psr_vs_zero": _num(probabilistic_sharpe(sr, 0.0, r.size, skew, kurt)) if r.size > 2 else None,
-            "equity": {"day": [_iso(int(x)) for x in d], "value": [round(float(v), 8) for v in np.cumprod(1 + r)]}}
+            "equity": {"day": [_iso(int(x)) for x in d], "value": [round(float(v), 8) for v in np.cumprod(1 + r)]},
+            "start": _iso_dt(wins[0].test_start) if wins else None}
 
 
 def overfitting_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -232,9 +233,17 @@ def verdict(doc: dict[str, Any]) -> str:
              and (pf == "inf" or pf > 1) and f["return_pct"] > 0)
     words = "holds up" if holds else "does not hold up"
     return (f"Out of sample after costs the walk-forward {words}: stitched over {st['windows']} test windows "
-            f"({st['windows_traded']} traded) it made {f['trades']} trades, expectancy {f['expectancy_r']} R, "
-            f"profit factor {f['profit_factor']}, return {f['return_pct']} %, max drawdown "
-            f"{f['max_drawdown_pct']} %; chosen from {n} trials in all (median DSR {dsr}, median PBO {pbo}).")
+            f"({st['windows_traded']} traded) it made {f['trades']} trades, expectancy {_g(f['expectancy_r'])} R, "
+            f"profit factor {_g(pf)}, return {_g(f['return_pct'])} %, max drawdown "
+            f"{_g(f['max_drawdown_pct'])} %; chosen from {n} trials in all (median DSR {_g(dsr)}, "
+            f"median PBO {_g(pbo)}).")
+
+
+def _g(v: Any) -> str:
+    """A figure in a sentence: three decimals, n/a when undefined."""
+    if v is None:
+        return "n/a"
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
 def mask_url(url: str) -> str:

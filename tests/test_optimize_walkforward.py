@@ -129,6 +129,17 @@ def test_the_report_states_trials_and_overfitting_figures(optimized: dict[str, A
             assert 0.0 <= w["dsr"]["dsr"] <= 1.0 and w["dsr"]["n_trials"] == w["complete_trials"]
 
 
+def test_the_html_report_holds_every_section(optimized: dict[str, Any], tmp_path: Path) -> None:
+    from research.report import write_report
+    page = write_report(optimized["doc"], tmp_path / "r.html").read_text(encoding="utf-8")
+    for title in ("Walk-forward windows", "Stitched out-of-sample equity", "In-sample vs out-of-sample",
+                  "Overfitting: deflated Sharpe ratio and PBO"):
+        assert title in page
+    assert page.count("plotly.js v") == 1 and page.count("Plotly.newPlot") >= 3  # the library inlined once, 3+ plots
+    assert optimized["doc"]["verdict"].split(":")[0] in page
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
 @pytest.mark.parametrize("extra, words", [
     (["--walk-forward", "train=5d"], "--walk-forward"),
     (["--strategy", "nope"], "--strategy"),
