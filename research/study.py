@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import socket
 import multiprocessing as mp
 import time
@@ -69,12 +70,24 @@ class WorkerJob:
 
 
 def storage_of(url: str) -> Any:
-    """An Optuna RDB storage; SQLite waits for its file lock instead of failing when workers write at once."""
+    """An Optuna RDB storage; SQLite waits for its file lock instead of failing when workers write at once.
+
+    A storage that cannot be opened (bad URL, no driver, server down) is a ``DataError`` on
+    ``--storage`` whose text never carries the password."""
     import optuna
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 120}
-    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    except Exception as exc:  # sqlalchemy's and the drivers' errors have no common base worth naming
+        detail = mask_url(" ".join(str(exc).split()))[:200]
+        raise DataError(f"cannot open {mask_url(url)}: {type(exc).__name__}: {detail}", field="--storage") from None
+
+
+def mask_url(text: str) -> str:
+    """``scheme://user:***@host/db``: a storage password is never printed."""
+    return re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", text)
 
 
 def open_study(storage: Any, name: str, setup: StudySetup, span: tuple[datetime, datetime]) -> Any:

@@ -10,7 +10,6 @@ command's); every best figure carries the number of trials behind it.
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -25,7 +24,7 @@ from research.evaluate import Evaluation, evaluate
 from research.metrics import figures, skew_kurtosis
 from research.overfit import deflated_sharpe, pbo_cscv, period_sharpe, probabilistic_sharpe
 from research.space import apply_params
-from research.study import StudyOutcome, StudySetup, run_study, trial_returns
+from research.study import StudyOutcome, StudySetup, mask_url, run_study, trial_returns
 from research.windows import WalkForward, Window, cut
 
 Progress = Callable[[int, int, int, float | None], None]  # (window, trials done in it, trials per window, best)
@@ -244,11 +243,6 @@ def _g(v: Any) -> str:
     if v is None:
         return "n/a"
     return f"{v:.3f}" if isinstance(v, float) else str(v)
-
-
-def mask_url(url: str) -> str:
-    """``scheme://user:***@host/db``: a storage password is never printed."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
 def _num(v: float | None) -> float | str | None:

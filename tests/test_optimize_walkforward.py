@@ -155,3 +155,11 @@ def test_bad_input_is_one_line_and_exit_2(extra: list[str], words: str, shared_d
     assert code == 2
     assert err.startswith("liqbot: error:") and words in err and err.count("\n") == 1
     assert not (tmp_path / "b.toml").exists() and not (tmp_path / "x.db").exists()
+
+
+def test_an_unreachable_storage_is_one_line_without_its_password(shared_data: Path, tmp_path: Path,
+                                                                 run_cli: Any) -> None:
+    code, out, err = run_cli("optimize", *inputs(shared_data), "--from", "2025-03-01", "--to", "2025-03-05",
+                             "--storage", "postgresql://bot:s3cret-pw@127.0.0.1:1/liqbot")
+    assert code == 2 and err.startswith("liqbot: error: --storage") and err.count("\n") == 1
+    assert "s3cret-pw" not in err + out and "bot:***@127.0.0.1" in err
