@@ -97,7 +97,8 @@ def _equity(doc: dict[str, Any]) -> Any:
     st = doc["stitched"]
     eq = st["equity"]
     # the curve starts flat at the first test start; each point is the close of a UTC day
-    fig = go.Figure(go.Scatter(x=[st["start"], *eq["day"]], y=[0.0, *(100 * (v - 1) for v in eq["value"])],
+    start = st.get("start") or (doc["windows"][0]["test"][0] if doc["windows"] else None)
+    fig = go.Figure(go.Scatter(x=[start, *eq["day"]], y=[0.0, *(100 * (v - 1) for v in eq["value"])],
                                mode="lines",
                                name="stitched OOS", line={"color": "#4cc9f0"}))
     for w in doc["windows"]:
