@@ -163,3 +163,27 @@ def test_an_unreachable_storage_is_one_line_without_its_password(shared_data: Pa
                              "--storage", "postgresql://bot:s3cret-pw@127.0.0.1:1/liqbot")
     assert code == 2 and err.startswith("liqbot: error: --storage") and err.count("\n") == 1
     assert "s3cret-pw" not in err + out and "bot:***@127.0.0.1" in err
+
+
+def test_a_recorded_store_walk_forward_equals_plain_backtests(shared_data: Path, tmp_path: Path,
+                                                              run_cli: Any) -> None:
+    usdm, cg = shared_data / "binance-usdm", shared_data / "coinglass-btc"
+    code, _, err = run_cli("heatmap", "build", "--candles", str(usdm / "BTC_USDT_USDT-5m-futures.feather"),
+                           "--oi", str(cg / "api_futures_openInterest_ohlc_aggregated_history_BTC.parquet"),
+                           "--every", "1h", "--from", "2025-03-01", "--to", "2025-03-07", "--out", str(tmp_path / "s"))
+    assert code == 0, err
+    code, out, err = run_cli("optimize", *inputs(shared_data), "--heatmaps", str(tmp_path / "s"), "--from",
+                             "2025-03-01", "--to", "2025-03-07", "--walk-forward", "train=3d,test=2d", "--sampler",
+                             "random", "--trials", "2", "--min-trades", "1", "--space", HUNT_SPACE,
+                             "--storage", f"sqlite:///{tmp_path}/s.db", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["run"]["heatmaps"] == "store" and len(doc["windows"]) == 1
+    w = doc["windows"][0]
+    assert w["oos"] is not None and w["oos"]["backtest"]["trades"] > 0
+    (tmp_path / "w.toml").write_text(to_toml(w["params"], []), encoding="utf-8")
+    code, out, err = run_cli("--config", str(tmp_path / "w.toml"), "backtest", *inputs(shared_data), "--heatmaps",
+                             str(tmp_path / "s"), *w["oos"]["same_as"].split(), "--json")
+    assert code == 0, err
+    plain = {s["column"]: s for s in json.loads(out)["stats"]}
+    assert plain["combined"] == w["oos"]["backtest"]
