@@ -168,11 +168,12 @@ class TrialProgress:
             self._task = self._progress.add_task("", total=None, best="-")
         return self
 
-    def __call__(self, window: int, done: int, per_window: int, best: float | None) -> None:
-        """Progress callback of ``research.walkforward.run``."""
+    def __call__(self, window: int, windows: int, done: int, per_window: int, best: float | None) -> None:
+        """Progress callback of ``research.walkforward.run`` (the total makes rich estimate the time left)."""
         self._done[window] = done
         if self._progress is not None:
-            self._progress.update(self._task, completed=sum(self._done.values()), description=f"window {window}",
+            self._progress.update(self._task, completed=sum(self._done.values()), total=windows * per_window,
+                                  description=f"window {window + 1}/{windows}",
                                   best="-" if best is None else f"{best:.4g}")
 
     def __exit__(self, *exc: Any) -> None:

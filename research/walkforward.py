@@ -27,7 +27,8 @@ from research.space import apply_params
 from research.study import StudyOutcome, StudySetup, mask_url, run_study, trial_returns
 from research.windows import WalkForward, Window, cut
 
-Progress = Callable[[int, int, int, float | None], None]  # (window, trials done in it, trials per window, best)
+# (window, windows, trials done in the window, trials per window, best value so far in the window)
+Progress = Callable[[int, int, int, int, float | None], None]
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ def run(settings: Any, plan: Plan, progress: Progress | None = None) -> dict[str
     chosen: list[dict[str, Any] | None] = []
     for w in wins:
         name = f"{plan.study}.w{w.index:02d}" if plan.walk_forward is not None else plan.study
-        cb = None if progress is None else (lambda done, best, k=w.index: progress(k, done, plan.setup.trials, best))
+        cb = None if progress is None else (
+            lambda done, best, k=w.index: progress(k, len(wins), done, plan.setup.trials, best))
         outcome = run_study(settings, plan.config_file, plan.storage, name, plan.setup, plan.spec,
                             w.train_start, w.train_end, plan.jobs, cb)
         outcomes.append(outcome)
