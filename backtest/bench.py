@@ -165,3 +165,4 @@ BENCHMARKS["paper_loop_latency"] = lazy("bot.cli.bench_paper", "paper_loop_laten
 BENCHMARKS["new_process"] = lazy("bot.cli.bench_startup", "new_process")
 BENCHMARKS["jit_cache"] = lazy("bot.cli.bench_jit", "jit_cache")
 BENCHMARKS["validate_14m"] = lazy("bot.validation.bench", "validate_14m")
+BENCHMARKS["optimize_trials_14m"] = lazy("research.bench", "optimize_trials_14m")

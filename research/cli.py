@@ -113,8 +113,6 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     plan = plan_from(args, settings)
     with TrialProgress(enabled=sys.stderr.isatty()) as progress:
         doc = run_research(settings, plan, progress)
-    if args.best is not None:
-        write_best(args.best, doc)
     if args.report is not None:
         from research.report import write_report
         write_report(doc, args.report)
@@ -124,6 +122,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         if args.json is not None:
             _write(Path(args.json), json.dumps(doc, default=str, indent=1))
         print_summary(doc)
+    if args.best is not None:  # last: a run without a best choice still leaves its JSON and report
+        write_best(args.best, doc)
     return 0
 
 
@@ -168,11 +168,12 @@ class TrialProgress:
             self._task = self._progress.add_task("", total=None, best="-")
         return self
 
-    def __call__(self, window: int, done: int, per_window: int, best: float | None) -> None:
-        """Progress callback of ``research.walkforward.run``."""
+    def __call__(self, window: int, windows: int, done: int, per_window: int, best: float | None) -> None:
+        """Progress callback of ``research.walkforward.run`` (the total makes rich estimate the time left)."""
         self._done[window] = done
         if self._progress is not None:
-            self._progress.update(self._task, completed=sum(self._done.values()), description=f"window {window}",
+            self._progress.update(self._task, completed=sum(self._done.values()), total=windows * per_window,
+                                  description=f"window {window + 1}/{windows}",
                                   best="-" if best is None else f"{best:.4g}")
 
     def __exit__(self, *exc: Any) -> None:

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
+import socket
 import multiprocessing as mp
 import time
 from dataclasses import dataclass, field
@@ -67,12 +70,24 @@ class WorkerJob:
 
 
 def storage_of(url: str) -> Any:
-    """An Optuna RDB storage; SQLite waits for its file lock instead of failing when workers write at once."""
+    """An Optuna RDB storage; SQLite waits for its file lock instead of failing when workers write at once.
+
+    A storage that cannot be opened (bad URL, no driver, server down) is a ``DataError`` on
+    ``--storage`` whose text never carries the password."""
     import optuna
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 120}
-    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    except Exception as exc:  # sqlalchemy's and the drivers' errors have no common base worth naming
+        detail = mask_url(" ".join(str(exc).split()))[:200]
+        raise DataError(f"cannot open {mask_url(url)}: {type(exc).__name__}: {detail}", field="--storage") from None
+
+
+def mask_url(text: str) -> str:
+    """``scheme://user:***@host/db``: a storage password is never printed."""
+    return re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", text)
 
 
 def open_study(storage: Any, name: str, setup: StudySetup, span: tuple[datetime, datetime]) -> Any:
@@ -112,6 +127,7 @@ class TrialObjective:
         t0 = time.perf_counter()
         params = suggest(trial, self.setup.space)
         trial.set_user_attr("span", [self.start.isoformat(), self.end.isoformat()])
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         try:
             settings = apply_params(self.settings, params)
         except ConfigError as exc:
@@ -174,6 +190,7 @@ class StudyOutcome:
     trial_seconds: list[float] = field(default_factory=list)  # this process's trials
     cache_hits: int = 0
     cache_misses: int = 0
+    importance: dict[str, float] = field(default_factory=dict)  # optuna.importance (fANOVA) of the parameters
 
     @property
     def complete(self) -> list[Any]:
@@ -226,8 +243,24 @@ def run_study(settings: Any, config_file: Path | None, storage_url: str, name: s
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     trials = [t for t in study.get_trials(deepcopy=False)
               if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)]
-    return StudyOutcome(name=name, trials=trials, best=best_trial(trials), seconds=time.perf_counter() - t0,
-                        trial_seconds=objective.seconds, cache_hits=cache.hits, cache_misses=cache.misses)
+    seconds = time.perf_counter() - t0
+    return StudyOutcome(name=name, trials=trials, best=best_trial(trials), seconds=seconds,
+                        trial_seconds=objective.seconds, cache_hits=cache.hits, cache_misses=cache.misses,
+                        importance=importance_of(study))
+
+
+def importance_of(study: Any) -> dict[str, float]:
+    """fANOVA importance of each parameter over the completed trials (empty when there are too few)."""
+    import optuna
+    from optuna.trial import TrialState
+    if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 2:
+        return {}
+    try:
+        got = optuna.importance.get_param_importances(
+            study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
+    except (RuntimeError, ValueError):  # no parameter varied among the completed trials
+        return {}
+    return {k: round(float(v), 6) for k, v in got.items()}
 
 
 def trial_returns(trials: list[Any]) -> np.ndarray:

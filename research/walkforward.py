@@ -10,7 +10,6 @@ command's); every best figure carries the number of trials behind it.
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -25,10 +24,11 @@ from research.evaluate import Evaluation, evaluate
 from research.metrics import figures, skew_kurtosis
 from research.overfit import deflated_sharpe, pbo_cscv, period_sharpe, probabilistic_sharpe
 from research.space import apply_params
-from research.study import StudyOutcome, StudySetup, run_study, trial_returns
+from research.study import StudyOutcome, StudySetup, mask_url, run_study, trial_returns
 from research.windows import WalkForward, Window, cut
 
-Progress = Callable[[int, int, int, float | None], None]  # (window, trials done in it, trials per window, best)
+# (window, windows, trials done in the window, trials per window, best value so far in the window)
+Progress = Callable[[int, int, int, int, float | None], None]
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,8 @@ def run(settings: Any, plan: Plan, progress: Progress | None = None) -> dict[str
     chosen: list[dict[str, Any] | None] = []
     for w in wins:
         name = f"{plan.study}.w{w.index:02d}" if plan.walk_forward is not None else plan.study
-        cb = None if progress is None else (lambda done, best, k=w.index: progress(k, done, plan.setup.trials, best))
+        cb = None if progress is None else (
+            lambda done, best, k=w.index: progress(k, len(wins), done, plan.setup.trials, best))
         outcome = run_study(settings, plan.config_file, plan.storage, name, plan.setup, plan.spec,
                             w.train_start, w.train_end, plan.jobs, cb)
         outcomes.append(outcome)
@@ -127,7 +128,8 @@ def window_row(w: Window, outcome: StudyOutcome, plan: Plan) -> dict[str, Any]:
                            "params": None if best is None else dict(best.params),
                            "is": None if best is None else best.user_attrs.get("figures"),
                            "is_value": None if best is None else _num(best.value),
-                           "oos": None, "degradation": None, "dsr": None, "pbo": None}
+                           "oos": None, "degradation": None, "dsr": None, "pbo": None,
+                           "importance": outcome.importance}
     m = trial_returns(complete)
     if best is not None and m.size and m.shape[0] >= 3:
         srs = period_sharpe(m)
@@ -170,7 +172,8 @@ def stitched(oos: list[Evaluation], wins: list[Window], rows: list[dict[str, Any
     sr = float(period_sharpe(r[:, None])[0]) if r.size > 1 else 0.0
     return {"figures": fig.to_dict(), "windows_traded": len(oos), "windows": len(wins),
             "psr_vs_zero": _num(probabilistic_sharpe(sr, 0.0, r.size, skew, kurt)) if r.size > 2 else None,
-            "equity": {"day": [_iso(int(x)) for x in d], "value": [round(float(v), 8) for v in np.cumprod(1 + r)]}}
+            "equity": {"day": [_iso(int(x)) for x in d], "value": [round(float(v), 8) for v in np.cumprod(1 + r)]},
+            "start": _iso_dt(wins[0].test_start) if wins else None}
 
 
 def overfitting_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -231,14 +234,17 @@ def verdict(doc: dict[str, Any]) -> str:
              and (pf == "inf" or pf > 1) and f["return_pct"] > 0)
     words = "holds up" if holds else "does not hold up"
     return (f"Out of sample after costs the walk-forward {words}: stitched over {st['windows']} test windows "
-            f"({st['windows_traded']} traded) it made {f['trades']} trades, expectancy {f['expectancy_r']} R, "
-            f"profit factor {f['profit_factor']}, return {f['return_pct']} %, max drawdown "
-            f"{f['max_drawdown_pct']} %; chosen from {n} trials in all (median DSR {dsr}, median PBO {pbo}).")
+            f"({st['windows_traded']} traded) it made {f['trades']} trades, expectancy {_g(f['expectancy_r'])} R, "
+            f"profit factor {_g(pf)}, return {_g(f['return_pct'])} %, max drawdown "
+            f"{_g(f['max_drawdown_pct'])} %; chosen from {n} trials in all (median DSR {_g(dsr)}, "
+            f"median PBO {_g(pbo)}).")
 
 
-def mask_url(url: str) -> str:
-    """``scheme://user:***@host/db``: a storage password is never printed."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+def _g(v: Any) -> str:
+    """A figure in a sentence: three decimals, n/a when undefined."""
+    if v is None:
+        return "n/a"
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
 def _num(v: float | None) -> float | str | None:

@@ -105,3 +105,16 @@ def test_bad_walk_forward_specs(spec: str) -> None:
 def test_a_history_shorter_than_one_window_is_an_error() -> None:
     with pytest.raises(DataError, match="shorter than one train"):
         cut(T0, T0 + timedelta(days=100), WalkForward.parse("train=90d,test=30d"))
+
+
+def test_the_progress_bar_counts_trials_over_all_windows() -> None:
+    from research.cli import TrialProgress
+    with TrialProgress(enabled=True) as bar:
+        bar(0, 2, 3, 3, 0.25)
+        bar(1, 2, 1, 3, None)
+        task = bar._progress.tasks[0]
+        assert (task.completed, task.total) == (4, 6)  # rich's time-left column needs the total
+        assert task.description == "window 2/2" and task.fields["best"] == "-"
+    with TrialProgress(enabled=False) as off:
+        off(0, 1, 1, 1, 0.5)
+        assert off._progress is None
