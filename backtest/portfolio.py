@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.signal_rows import signal_rows
+from bot.errors import DataError
 from strategies.signal import Signal
 
 
@@ -246,9 +247,15 @@ def simulate(bars: Bars, sig: SignalArrays, strategies: Sequence[str], costs: Co
     marks = np.empty(rows)
     marks[0::2], marks[1::2] = bars.open, bars.close
     close = np.repeat(marks[:, None], cols, axis=1)
-    pf = vbt.Portfolio.from_orders(close, size=size, price=price, fees=fees, fixed_fees=fixed,
-                                   init_cash=float(initial_cash), direction="both", allow_partial=False,
-                                   raise_reject=True, freq=None)
+    from vectorbt.portfolio.enums import RejectedOrderError
+    try:
+        pf = vbt.Portfolio.from_orders(close, size=size, price=price, fees=fees, fixed_fees=fixed,
+                                       init_cash=float(initial_cash), direction="both", allow_partial=False,
+                                       raise_reject=True, freq=None)
+    except RejectedOrderError as exc:  # an order the column's cash cannot fund: the inputs, not a crash
+        raise DataError(f"an order cannot be funded from backtest.initial_cash {initial_cash:g} USD "
+                        f"({' '.join(str(exc).split())}): raise backtest.initial_cash or lower "
+                        "strategies.base_position_usd", field="backtest.initial_cash") from None
     value = pf.value().to_numpy()[1::2]
     names = [*strategies, "combined"]
     tr = _annotate(tr, bars, sig, names, pf)

@@ -79,11 +79,14 @@ def directional(settings: Any) -> tuple[str, ...]:
 
 def run_backtest(settings: Any, spec: BacktestSpec, *, log: Any = None, progress: Progress | None = None,
                  keep_clusters_days: float | None = None, fingerprints: bool = False,
-                 wrap_rows: Callable[[HeatmapRows], HeatmapRows] | None = None) -> BacktestResult:
+                 wrap_rows: Callable[[HeatmapRows], HeatmapRows] | None = None,
+                 build_rows: Callable[[MarketData, Any], HeatmapRows] | None = None) -> BacktestResult:
     """Run one backtest. ``log``: a ``SignalLogWriter`` for the signals and rejections;
     ``keep_clusters_days``: keep cluster states of the last N days (for the report);
     ``fingerprints``: hash every bar's decision inputs (for the lookahead check);
-    ``wrap_rows``: wrap the heatmap rows (tests inject a lookahead with it)."""
+    ``wrap_rows``: wrap the heatmap rows (tests inject a lookahead with it);
+    ``build_rows``: build the heatmap rows from the loaded data and the settings instead of the
+    store or the synthetic model here (the optimiser passes one that reuses rows across trials)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     settings = with_strategies(settings, spec.strategies)
@@ -92,11 +95,7 @@ def run_backtest(settings: Any, spec: BacktestSpec, *, log: Any = None, progress
                            resume_after=settings.feed.resume_after_bars)
     timings["load_s"] = time.perf_counter() - t0
     t = time.perf_counter()
-    if spec.heatmaps_dir is not None:
-        rows: HeatmapRows = StoredRows(spec.heatmaps_dir, data)
-    else:
-        from bot.synthetic.model import SyntheticParams
-        rows = SyntheticRows(data, SyntheticParams.from_settings(settings.synthetic))
+    rows = build_rows(data, settings) if build_rows is not None else heatmap_rows(spec, data, settings)
     if wrap_rows is not None:
         rows = wrap_rows(rows)
     timings["heatmaps_s"] = time.perf_counter() - t
@@ -117,6 +116,14 @@ def run_backtest(settings: Any, spec: BacktestSpec, *, log: Any = None, progress
     timings["total_s"] = time.perf_counter() - t0
     return BacktestResult(data=valid, replay=rep, portfolio=portfolio, stats=stats, heatmaps=rows,
                           strategies=names, timings={k: round(v, 3) for k, v in timings.items()})
+
+
+def heatmap_rows(spec: BacktestSpec, data: MarketData, settings: Any) -> HeatmapRows:
+    """The heatmap rows of a backtest: its snapshot store, else the synthetic model over ``data``."""
+    if spec.heatmaps_dir is not None:
+        return StoredRows(spec.heatmaps_dir, data)
+    from bot.synthetic.model import SyntheticParams
+    return SyntheticRows(data, SyntheticParams.from_settings(settings.synthetic))
 
 
 def simulate_signals(settings: Any, valid: MarketData, rep: ReplayResult, names: Sequence[str],

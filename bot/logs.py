@@ -77,7 +77,8 @@ def configure_logging(level: str = "INFO", file: Path | None = None, console: bo
     ``file`` rotates at ``max_bytes`` keeping ``backups`` older files (``liqbot.log.1`` ...);
     ``max_bytes=0`` never rotates. Returns the redactor so callers (and tests) can check what it protects.
     """
-    redactor = Redactor(secrets)
+    global _ACTIVE
+    redactor = _ACTIVE = Redactor(secrets)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -113,6 +114,14 @@ def configure_logging(level: str = "INFO", file: Path | None = None, console: bo
         cache_logger_on_first_use=False,
     )
     return redactor
+
+
+_ACTIVE: Redactor | None = None
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret of the configured settings replaced (error lines printed outside logging)."""
+    return text if _ACTIVE is None else str(_ACTIVE._scrub(text))
 
 
 def get_logger(name: str | None = None, **context: Any) -> structlog.stdlib.BoundLogger:

@@ -33,6 +33,7 @@ from bot.feeds.quality import QualityGate
 from bot.logs import get_logger
 from bot.risk import Exposure, RiskGuard, RiskState, TradingState, trip
 from bot.store import Decision, SignalDecision, StepWrite, Store
+from bot.store.frames import ClusterFrame
 from config.settings import Settings
 from strategies.engine import EngineResult
 from strategies.signal import Direction, Signal
@@ -108,6 +109,7 @@ class Runner:
         self._warm_steps = 0
         self._unsaved: list[HeatmapSnapshot] = []  # snapshots of warmup steps not committed yet
         self._skipped: tuple[BarBatch, Any] | None = None  # the last warmup step left uncommitted
+        self._chart: tuple[list[Any], list[ClusterFrame]] = ([], [])  # bars and cluster frames not committed yet
 
     @property
     def broker(self) -> Broker:
@@ -246,8 +248,10 @@ class Runner:
                 decided = self.deciders[bar.symbol].step(snapshot, bar.high, bar.low, bar.close, oi_usd=bar.oi_usd,
                                                          ls_ratio=bar.long_short_ratio, funding_rate=bar.funding_rate,
                                                          trade=trade and bool(settled))
+                self._chart[0].append(bar)
                 if snapshot is None:
                     continue
+                self._chart[1].append(ClusterFrame(bar.symbol, snapshot.ts, snapshot.price, tuple(decided.clusters)))
                 snapshots.append(snapshot)  # warmup too: a replay from the start must see what the tracker saw
                 if batch.warmup:
                     continue
@@ -397,9 +401,11 @@ class Runner:
             positions=list(self.manager.book.values()), trades=changes.trades,
             balance=None if batch.warmup else balance, decisions=decisions,
             risk=self.guard.state.to_record(), kv=kv, blobs=self.heatmaps.state(),
-            outbox=[(s.symbol, s.ts, snapshot_to_bytes(s)) for s in self._unsaved]))
+            outbox=[(s.symbol, s.ts, snapshot_to_bytes(s)) for s in self._unsaved],
+            bars=self._chart[0], frames=self._chart[1]))
         self._outbox += len(self._unsaved)
         self._unsaved = []
+        self._chart = ([], [])
         if self._outbox >= OUTBOX_FLUSH:
             self.flush_snapshots()
 

@@ -117,7 +117,8 @@ def test_coinglass_oi_ohlc_uses_close_known_at_bar_close(tmp_path: Path) -> None
     assert kind is SeriesKind.OPEN_INTEREST
     assert frame["oi_usd"].tolist() == [6.1e10, 6.1e10 + 1, 6.1e10 + 2]
     assert frame.index[0] == T0 + pd.Timedelta("4h") and frame.attrs["index"] == "known_at"
-    assert load_candles(path)["close"].iloc[0] == 6.1e10  # explicitly asked, it reads as candles too
+    with pytest.raises(DataError, match="open interest in USD passed as candles"):  # issue 16.1: never as prices
+        load_candles(path)
 
 
 def test_coinglass_error_response_is_a_data_error(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bot.errors import DataError
 from bot.feeds.replay import ReplayFeed, ReplayFiles
 
 pytestmark = pytest.mark.shared_data
@@ -42,9 +43,15 @@ def test_replay_bars_are_point_in_time(shared_data: Path) -> None:
 
 
 def test_stale_open_interest_counts_as_missing(shared_data: Path) -> None:
+    # the CoinGlass series ends 2025-05-21 20:00 (known at): OI older than 8 h is not carried
     feed = ReplayFeed("BTC/USDT:USDT", files(shared_data), speed=math.inf,
-                      start=datetime(2025, 6, 1, tzinfo=timezone.utc), duration=timedelta(hours=2))
-    assert np.isnan(feed.oi).all()  # the CoinGlass series ends 2025-05-21: months-old OI is not carried
+                      start=datetime(2025, 5, 21, 12, tzinfo=timezone.utc), duration=timedelta(days=1))
+    known = ~np.isnan(feed.oi)
+    assert known[0] and not known[-1]
+    # a file that holds nothing inside the window is refused, not replayed as "no data" (issue 16.1)
+    with pytest.raises(DataError, match="no overlap"):
+        ReplayFeed("BTC/USDT:USDT", files(shared_data), speed=math.inf,
+                   start=datetime(2025, 6, 1, tzinfo=timezone.utc), duration=timedelta(hours=2))
 
 
 def test_replay_through_the_cli(shared_data: Path, tmp_path: Path, run_cli: Any) -> None:

@@ -21,8 +21,13 @@ def exit_code(exc: LiqbotError) -> int:
 
 
 def message_of(exc: BaseException) -> str:
-    """The error as one line (whitespace folded), a network failure with what to check."""
-    text = " ".join(str(exc).split())
+    """The error as one line (whitespace folded), a network failure with what to check.
+
+    Every configured secret is redacted: a provider's error body may echo the request's key.
+    """
+    from bot.logs import redact
+
+    text = redact(" ".join(str(exc).split()))
     if isinstance(exc, RetryableError):
         text = f"{text} ({NETWORK_HINT})"
     return text

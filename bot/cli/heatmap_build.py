@@ -57,6 +57,8 @@ def build(args: argparse.Namespace, settings: Any) -> int:
     from bot.heatmap.store import SnapshotStore
     from bot.logs import get_logger
 
+    from bot.atomic import check_output_dir
+    check_output_dir(args.out, "--out")  # before the model runs, not after
     t0 = time.perf_counter()
     series, symbol, inputs = synthetic_series(args, settings)
     t_model = time.perf_counter()

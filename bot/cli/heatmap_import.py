@@ -79,7 +79,8 @@ def import_heatmaps(args: argparse.Namespace, settings: Any) -> int:
         symbol = unified_symbol(args.symbol)
     except ValueError as exc:
         raise DataError(str(exc), field="--symbol") from None
-    store = SnapshotStore(args.out)
+    from bot.atomic import check_output_dir
+    store = SnapshotStore(check_output_dir(args.out, "--out"))
     policy = RetryPolicy.from_settings(settings.download)
     show = not (args.json or args.no_progress) and sys.stderr.isatty()  # no bar frames in logs/pipes
     runner = _kiyotaka if args.provider == "kiyotaka" else _coinglass

@@ -62,6 +62,8 @@ def plot(args: argparse.Namespace, settings: Any) -> int:
         raise DataError(f"must end in .html, {', '.join(IMAGE_SUFFIXES)}", field="--out", position=str(args.out))
     if args.bins < 10 or args.columns < 2:
         raise DataError("--bins must be >= 10 and --columns >= 2", field="--bins")
+    from bot.atomic import check_output_file
+    check_output_file(args.out, "--out")
     t0 = time.perf_counter()
     if args.store is not None:
         series, total = _from_store(args, settings)
@@ -76,7 +78,7 @@ def plot(args: argparse.Namespace, settings: Any) -> int:
     clusters = None if args.no_clusters else track_clusters(drawn, candles, settings.clusters)
     options = {"bins": args.bins, "max_columns": args.columns, "min_strength": args.min_strength,
                "log_scale": args.log}
-    if suffix == ".html":
+    if suffix == ".html":  # both writers are atomic (temporary file + rename)
         write_html(heatmap_figure(drawn, candles, clusters, sides=args.sides, **options), args.out)
     else:
         heatmap_image(args.out, drawn, candles, clusters, **options)

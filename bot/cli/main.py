@@ -155,14 +155,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = command_of(argv)
         parser = build_parser([command] if command else [])
         args = parser.parse_args(argv)
-        if not getattr(args, "func", None):
-            parser.print_help(sys.stderr)
-            return EXIT_BAD_INPUT
+        if not getattr(args, "func", None):  # one line, like every other usage error (--help lists more)
+            chosen = getattr(args, "command", None)
+            need_subcommand(parser._subparsers._group_actions[0].choices[chosen] if chosen else parser)
         from config.settings import load_settings
         settings = load_settings(args.config)
         if args.log_level:
-            settings = settings.model_copy(update={"logging": settings.logging.model_copy(
-                update={"level": args.log_level.upper()})})
+            from config.settings import with_log_level
+            settings = with_log_level(settings, args.log_level)
         quiet = bool(getattr(args, "json", False))
         setup_logging(settings, args, console=settings.logging.console and not quiet)
         code = _dispatch(args, settings)
@@ -191,6 +191,14 @@ def _dispatch(args: argparse.Namespace, settings: Any) -> int:
         with compile_notice():
             return int(args.func(args, settings) or 0)
     return int(args.func(args, settings) or 0)
+
+
+def need_subcommand(parser: argparse.ArgumentParser) -> None:
+    """The one-line usage error of a command group called without its sub-command."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    # parser.error raises the UsageError of the module that built the parser (also under python -m)
+    parser.error(f"a {'command' if parser.prog == 'liqbot' else 'sub-command'} is needed: "
+                 f"{', '.join(sub.choices)} ({parser.prog} --help)")
 
 
 def setup_logging(settings: Any, args: argparse.Namespace, *, console: bool) -> None:

@@ -18,6 +18,13 @@ def parse_time(text: str, now: datetime, *, field: str = "--since") -> datetime:
     naive means UTC); epoch seconds, milliseconds or microseconds (told apart by magnitude);
     a duration before ``now`` (``90m``, ``12h``, ``30d``, ``2w``).
     """
+    try:
+        return _parse_time(text, now, field)
+    except (OverflowError, OSError, ValueError):  # 99999999w before now, epoch 1e30: no representable time
+        raise DataError(f"not a representable time: {text!r}", field=field) from None
+
+
+def _parse_time(text: str, now: datetime, field: str) -> datetime:
     value = text.strip()
     if value.lower() == "now":
         return now

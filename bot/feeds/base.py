@@ -10,7 +10,6 @@ feed by its polling schedule. Time comes from the injected clock, never read her
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterator, Protocol
@@ -18,17 +17,12 @@ from typing import Iterator, Protocol
 from bot.clock import parse_ts
 from bot.domain import utc
 from bot.errors import DataError
-
-_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)\s*$")
-_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+from bot.inputs.values import bounded_span
 
 
 def parse_duration(text: str, what: str = "duration") -> timedelta:
     """``90s``, ``15m``, ``6h``, ``2d``, ``1w`` (a bare number is seconds) -> timedelta > 0."""
-    m = _DURATION.match(str(text))
-    if not m or float(m[1]) <= 0:
-        raise DataError(f"expected a positive duration like 30m, 6h, 2d; got {text!r}", field=what)
-    return timedelta(seconds=float(m[1]) * _UNIT_S[m[2]])
+    return bounded_span(text, what)
 
 
 def parse_speed(text: str) -> float:

@@ -67,9 +67,11 @@ class ReplayFeed(HistoricFeed):
                  end: datetime | None = None, duration: timedelta | None = None, warmup: timedelta = timedelta(0),
                  max_age: timedelta = timedelta(hours=8)) -> None:
         super().__init__(speed)
+        from bot.inputs.series import check_candle_rows, check_covers, check_trading_bars
         from bot.marketdata.files import load_candles, load_funding, load_long_short_ratio, load_open_interest
         self.symbols = (symbol,)
         candles = load_candles(files.candles)
+        check_candle_rows(candles)
         if start is not None:
             candles = candles[candles.index >= pd.Timestamp(utc(start))]
         if candles.empty:
@@ -87,16 +89,21 @@ class ReplayFeed(HistoricFeed):
         candles = candles[stop]
         if candles.empty:
             raise DataError("no candles in the requested range", field="--to")
+        check_trading_bars(candles.index.asi8, self.trade_from_ns, warmup.total_seconds())
         self.open_ns = candles.index.asi8
         self.close_ns = self.open_ns + step
         self.ohlcv = candles[["open", "high", "low", "close", "volume"]].to_numpy(np.float64)
         age = int(max_age.total_seconds() * 1e9)
         oi = load_open_interest(files.oi, price=candles["close"]) if files.oi else None
+        check_covers(candles.index.asi8, candles.index.asi8 + step, oi, "--oi")
         self.oi = _known(oi, "oi_usd", self.close_ns, age) if oi is not None and "oi_usd" in oi else \
             np.full(self.close_ns.shape, np.nan)
         ls = load_long_short_ratio(files.ls_ratio) if files.ls_ratio else None
+        check_covers(candles.index.asi8, candles.index.asi8 + step, ls, "--ls-ratio")
         self.ls = _known(ls, "long_short_ratio", self.close_ns, age)
-        self.funding = _settled(load_funding(files.funding) if files.funding else None, self.open_ns, self.close_ns)
+        funding = load_funding(files.funding) if files.funding else None
+        check_covers(candles.index.asi8, candles.index.asi8 + step, funding, "--funding")
+        self.funding = _settled(funding, self.open_ns, self.close_ns)
 
     def __len__(self) -> int:
         return int(self.open_ns.size)

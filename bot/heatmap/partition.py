@@ -10,7 +10,6 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import uuid
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bot.atomic import fsync_dir, remove_stale_temps, temp_name
 from bot.errors import DataError
 from bot.heatmap.stored_series import SCHEMA
 
@@ -103,6 +103,7 @@ def _read_part(path: Path, columns: list[str] | None) -> pa.Table:
 def add_part(day_dir: Path, table: pa.Table, a: int, b: int) -> None:
     """Write ``table`` as the newest part replacing [a, b]; prune and compact the day."""
     day_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(day_dir)  # parts half-written by a killed writer
     parts = list_parts(day_dir)
     seq = parts[-1][0] + 1 if parts else 1
     _write_part(day_dir, table, seq, a, b)
@@ -118,7 +119,7 @@ def add_part(day_dir: Path, table: pa.Table, a: int, b: int) -> None:
 
 def _write_part(day_dir: Path, table: pa.Table, seq: int, a: int, b: int) -> None:
     final = day_dir / f"part-{seq:08d}-{a:011d}-{b:011d}.parquet"
-    tmp = day_dir / f".tmp-{uuid.uuid4().hex}.parquet"
+    tmp = temp_name(final)
     try:
         with open(tmp, "wb") as fh:
             pq.write_table(table, fh, **_WRITE_OPTIONS)
@@ -175,22 +176,14 @@ def empty_table(columns: list[str] | None) -> pa.Table:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a small file so that readers see the old content or the new, never a part."""
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}")
+    remove_stale_temps(path.parent, path.name)
+    tmp = temp_name(path)
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     fsync_dir(path.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextmanager

@@ -15,11 +15,10 @@ import ccxt
 from pydantic import SecretStr
 
 from bot.errors import ConfigError
+from bot.inputs.keys import placeholder_reason
 from bot.marketdata.fetch import point_exchange_at
 from config.settings import ExchangeSettings, LiveSettings
 
-PLACEHOLDER_MARKS = ("your", "xxx", "changeme", "change_me", "placeholder", "example", "replace", "<", "...")
-MIN_KEY_LEN = 16
 
 
 def check_keys(exchange: ExchangeSettings) -> tuple[str, str]:
@@ -29,9 +28,12 @@ def check_keys(exchange: ExchangeSettings) -> tuple[str, str]:
         env = f"LIQBOT_EXCHANGE__{name.upper()}"
         if not value:
             raise ConfigError(f"live trading needs exchange.{name}: set {env} in the environment or .env")
-        lowered = value.lower()
-        if len(value) < MIN_KEY_LEN or any(mark in lowered for mark in PLACEHOLDER_MARKS) or len(set(value)) < 4:
-            raise ConfigError(f"exchange.{name} looks like a placeholder, not a real key: set {env}")
+        reason = placeholder_reason(value)
+        if reason is not None:
+            raise ConfigError(f"exchange.{name} looks like a placeholder, not a real key ({reason}): set {env}")
+    if key == secret:
+        raise ConfigError("exchange.api_key and exchange.api_secret are the same value: set both from the "
+                          "exchange's key page")
     return key, secret
 
 

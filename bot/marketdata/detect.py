@@ -14,7 +14,7 @@ Rules, first match wins:
 8. ``price`` + exchange-named columns (``BINANCE``, ``OKX``, ...) -> CoinGlass per-exchange OI;
 9. ``open/high/low/close``: all of high, low and close zero -> freqtrade funding (rate in
    ``open``); with a volume column -> candles; without one -> a CoinGlass OHLC series: funding in
-   percent when the values look like rates (any negative, or median |close| < 0.5), else open
+   percent when the values look like rates (median |close| < 0.5), else open
    interest in USD. Volume-less candles can still be loaded with ``load_candles``.
 """
 
@@ -171,6 +171,7 @@ def _sniff_ohlc(raw: RawTable, cols: list[str], tcol: str) -> Sniffed:
             layout = Layout.OHLCV
         return Sniffed(layout, (K.CANDLES,), tcol)
     close = num["close"][np.isfinite(num["close"])]
-    rates = close.size > 0 and (bool((close < 0).any()) or float(np.median(np.abs(close))) < 0.5)
+    # by magnitude only: one negative value in an open-interest file is a bad OI value, not funding
+    rates = close.size > 0 and float(np.median(np.abs(close))) < 0.5
     kinds = (K.FUNDING, K.CANDLES) if rates else (K.OPEN_INTEREST, K.CANDLES)
     return Sniffed(Layout.COINGLASS_OHLC, kinds, tcol)

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from bot.errors import DataError
+from bot.inputs.series import check_funding, check_prices
 from bot.marketdata import validate as v
 from bot.marketdata.detect import (OHLC, OI_COIN, OI_USD, QUOTE_VOLUME, TAKER_BUY_VOLUME, Layout, SeriesKind,
                                    Sniffed, exchange_columns, first_present, liquidation_columns,
@@ -154,7 +155,9 @@ def _candles(raw: RawTable, sn: Sniffed) -> pd.DataFrame:
     _checked(batch, nonneg=tuple(k for k in ("volume", "quote_volume", "taker_buy_volume") if k in batch.values))
     v.check_ohlc(batch)
     columns = (*OHLC, "volume", *(k for k in ("quote_volume", "taker_buy_volume") if k in batch.values))
-    return _frame(batch, raw, sn, SeriesKind.CANDLES, columns, index=BAR_OPEN)
+    frame = _frame(batch, raw, sn, SeriesKind.CANDLES, columns, index=BAR_OPEN)
+    check_prices(frame)
+    return frame
 
 
 def _open_interest(raw: RawTable, sn: Sniffed, *, price: pd.Series | None = None) -> pd.DataFrame:
@@ -224,6 +227,7 @@ def _funding(raw: RawTable, sn: Sniffed) -> pd.DataFrame:
         batch.values["funding_rate"] = batch.values["funding_rate"] / 100.0
     frame = _frame(batch, raw, sn, SeriesKind.FUNDING, ("funding_rate",), index=KNOWN_AT, shift_by_bar=percent)
     frame.attrs["source_unit"] = "percent" if percent else "fraction"
+    check_funding(frame)
     return frame
 
 

@@ -115,6 +115,8 @@ def _read_json(path: Path, source: str) -> RawTable:
         doc = json.loads(path.read_bytes())
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"unreadable JSON: {_first_line(exc)}", source=source) from None
+    except RecursionError:
+        raise DataError("unreadable JSON: nested too deeply", source=source) from None
     if isinstance(doc, dict):
         if "data" not in doc:
             raise DataError("JSON object without a 'data' array", field="data", source=source)

@@ -21,14 +21,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from bot.clock import parse_ts
 from bot.domain import iso, utc
-from bot.errors import DataError, FatalError, StateLockedError
+from bot.errors import DataError, FatalError
 from bot.execution.orders import (Balance, ClosedTrade, Fill, Order, OrderState, Position, check_transition,
                                   from_record, to_record)
-from bot.store.schema import migrate
+from bot.store.frames import ClusterFrame, encode_clusters
+from bot.store.integrity import check_file, check_open
+from bot.store.schema import TABLES, migrate
+
+if TYPE_CHECKING:
+    from bot.feeds.base import Bar
 
 DB_NAME = "liqbot.sqlite"
 LOCK_NAME = "liqbot.lock"
@@ -82,6 +87,8 @@ class StepWrite:
     kv: Mapping[str, Any] = field(default_factory=dict)
     blobs: Mapping[str, bytes] = field(default_factory=dict)
     outbox: Sequence[tuple[str, datetime, bytes]] = ()
+    bars: Sequence["Bar"] = ()              # chart rows (bot.store.frames), rewritten on a replayed step
+    frames: Sequence[ClusterFrame] = ()
 
 
 def _dumps(value: Any) -> str:
@@ -105,37 +112,45 @@ class Store:
         """Open (or create) the store in ``state_dir``; a writer takes the folder's lock."""
         state_dir = Path(state_dir)
         path = state_dir / DB_NAME
+        if state_dir.exists() and not state_dir.is_dir():
+            raise DataError(f"is a file, not a state folder: {state_dir}", field="--state")
         if readonly:
-            if not path.is_file():
+            if not check_file(path):
                 raise DataError(f"no liqbot store in {state_dir}", field="--state")
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-            conn.execute("PRAGMA query_only=ON")
+            try:
+                conn.execute("PRAGMA query_only=ON")
+                check_open(conn, path, TABLES)
+            except BaseException:
+                conn.close()
+                raise
             return cls(conn, path)
-        state_dir.mkdir(parents=True, exist_ok=True)
-        lock = open(state_dir / LOCK_NAME, "a+")
+        lock = take_lock(state_dir)
         try:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            raise StateLockedError(f"state folder {state_dir} is in use by another liqbot process") from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(str(os.getpid()))
-        lock.flush()
-        conn = sqlite3.connect(path, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
-        migrate(conn)
+            existed = check_file(path)  # only a missing file makes a new store
+            conn = sqlite3.connect(path, isolation_level=None)
+        except BaseException:
+            release_lock(lock)
+            raise
+        try:
+            if existed:
+                check_open(conn, path, TABLES)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=5000")
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            release_lock(lock)
+            raise
         return cls(conn, path, lock)
 
     def close(self) -> None:
         """Close the database and release the folder lock."""
         self.conn.close()
         if self._lock is not None:
-            fcntl.flock(self._lock.fileno(), fcntl.LOCK_UN)
-            self._lock.close()
+            release_lock(self._lock)
             self._lock = None
 
     def __enter__(self) -> "Store":
@@ -204,6 +219,11 @@ class Store:
             for symbol, snap_ts, payload in step.outbox:
                 cur.execute("INSERT INTO snapshot_outbox (symbol, ts, payload) VALUES (?,?,?)",
                             (symbol, iso(snap_ts), sqlite3.Binary(payload)))
+            cur.executemany("INSERT OR REPLACE INTO bars VALUES (?,?,?,?,?,?,?,?,?,?)",
+                            [(b.symbol, iso(b.ts), b.open, b.high, b.low, b.close, b.volume, b.oi_usd,
+                              b.long_short_ratio, b.funding_rate) for b in step.bars])
+            cur.executemany("INSERT OR REPLACE INTO cluster_frames VALUES (?,?,?,?)",
+                            [(f.symbol, iso(f.ts), f.price, encode_clusters(f.clusters)) for f in step.frames])
 
     def outbox(self) -> list[tuple[int, bytes]]:
         """Pending snapshots (seq, payload), oldest first."""
@@ -312,6 +332,29 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def take_lock(state_dir: Path) -> Any:
+    """The state folder's exclusive writer lock (created with the folder), or ``FatalError`` at once when
+    another liqbot process holds it."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(state_dir / LOCK_NAME, "a+")
+    try:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise FatalError(f"state folder {state_dir} is in use by another liqbot process") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
+
+
+def release_lock(lock: Any) -> None:
+    """Release a lock from :func:`take_lock`."""
+    fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    lock.close()
 
 
 def _event(cur: sqlite3.Cursor, ts: datetime, kind: str, key: str, payload: Mapping[str, Any]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -80,20 +81,28 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     """Handler of ``liqbot backtest``."""
     spec = spec_from(args, settings)  # bad input is a one-line error before the heavy imports
     from backtest.run import run_backtest, summary, trade_records
+    from bot.atomic import atomic_output, check_output_file, write_text_atomic
     from bot.signallog import SignalLogWriter
 
-    log = None
-    if args.signals is not None:
-        args.signals.unlink(missing_ok=True)  # a fresh log per run, not appended to an old one
-        log = SignalLogWriter(args.signals, fsync="close")
+    # every output path is checked before any work; each is written to a temporary file and renamed
+    for flag, out in (("--signals", args.signals), ("--report", args.report),
+                      ("--json", None if args.json in (None, "-") else Path(args.json))):
+        if out is not None:
+            check_output_file(out, flag)
+    if spec.fine_candles is not None:  # checked before any work, not after the whole replay
+        from bot.inputs.series import check_fine_candles
+        from bot.marketdata.files import load_candles
+        check_fine_candles(load_candles(spec.files.candles), load_candles(spec.fine_candles))
     days = settings.backtest.report_days if args.report else None
-    try:
-        with BarProgress(enabled=sys.stderr.isatty()) as progress:
-            result = run_backtest(settings, spec, log=log, keep_clusters_days=days, progress=progress,
-                                  fingerprints=args.check_lookahead)
-    finally:
-        if log is not None:
-            log.close()
+    with atomic_output(args.signals) if args.signals is not None else nullcontext() as signals_tmp:
+        log = SignalLogWriter(signals_tmp, fsync="close") if signals_tmp is not None else None
+        try:
+            with BarProgress(enabled=sys.stderr.isatty()) as progress:
+                result = run_backtest(settings, spec, log=log, keep_clusters_days=days, progress=progress,
+                                      fingerprints=args.check_lookahead)
+        finally:
+            if log is not None:
+                log.close()
     doc = summary(result)
     doc["trades"] = trade_records(result)
     code = 0
@@ -110,7 +119,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         print(json.dumps(doc, default=str))
     else:
         if args.json is not None:
-            Path(args.json).write_text(json.dumps(doc, default=str, indent=1), encoding="utf-8")
+            write_text_atomic(Path(args.json), json.dumps(doc, default=str, indent=1))
         print_stats(doc)
     if code:
         first = next(p for c in doc["lookahead"]["cuts"] for p in c["problems"])

@@ -94,7 +94,8 @@ def _discovered() -> list[AddSubcommand]:
 
 def _no_subcommand(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace, object], int]:
     def handler(args: argparse.Namespace, settings: object) -> int:
-        parser.print_help(sys.stderr)
+        from bot.cli.main import need_subcommand
+        need_subcommand(parser)
         return 2
     return handler
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
 import sys
 import time
@@ -17,6 +18,7 @@ from bot.cli import interrupt
 from bot.clock import Clock, Sleeper, SystemClock, SystemSleeper
 from bot.errors import ConfigError
 from bot.feeds.base import Feed, parse_duration, parse_speed
+from bot.inputs.values import seed_int
 
 if TYPE_CHECKING:
     from config.settings import Settings  # annotations only: settings load once, in main
@@ -35,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="market time to run for sim/replay, wall time for live, e.g. 6h, 2d (default: feed.duration; "
                         "replay: the whole file)")
     p.add_argument("--state", type=Path, default=None, help="state folder (default: state_dir)")
-    p.add_argument("--seed", type=int, default=None, help="simulator seed (default: feed.sim_seed)")
+    p.add_argument("--seed", type=seed_int, default=None, help="simulator seed (default: feed.sim_seed)")
     p.add_argument("--warmup", default=None,
                    help="history fed to the heatmap model before trading (default: feed.warmup)")
     g = p.add_argument_group("replay")
@@ -48,7 +50,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     g.add_argument("--to", default=None, help="replay end")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON document")
     p.add_argument("--no-status", action="store_true", help="no status line on the terminal")
+    add_heatmap_arg(p)
     p.set_defaults(func=run_paper)
+
+
+def add_heatmap_arg(p: argparse.ArgumentParser) -> None:
+    """``--heatmap SOURCE`` (paper and live)."""
+    from bot.heatmap.providers.sources import SOURCES
+    p.add_argument("--heatmap", choices=SOURCES, default=None,
+                   help="heatmap source (default: providers.heatmap_source); remote maps are recorded in the state")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,27 +145,27 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
     """
     from bot.execution.paper import PaperBroker
     from bot.execution.venue import PaperVenue
-    from bot.feeds.heatmaps import RecordedHeatmaps, SyntheticHeatmaps
-    from bot.heatmap.store import SnapshotStore
+    from bot.feeds.heatmap_choice import choose_heatmaps, source_name
     from bot.runner import Runner
     from bot.signallog import SignalLogWriter
     from bot.store import Store
-    from bot.synthetic.model import SyntheticParams
     from strategies.engine import Engine
 
     clock = clock or SystemClock()
     sleeper = sleeper or SystemSleeper()
-    feed_, meta = feed or build_feed(plan, settings, args, clock, sleeper)
     heatmaps_dir = getattr(args, "heatmaps", None) if args is not None else None
-    if heatmaps_dir is not None or settings.providers.heatmap_source == "recorded":
-        heatmaps: Any = RecordedHeatmaps(heatmaps_dir or plan.state / "snapshots", feed_.symbols)
-    elif settings.providers.heatmap_source == "synthetic":
-        heatmaps = SyntheticHeatmaps(SyntheticParams.from_settings(settings.synthetic), feed_.symbols,
-                                     feed_.timeframe)
-    else:
-        raise ConfigError(f"the runner reads synthetic or recorded heatmaps, not {settings.providers.heatmap_source!r}")
+    # The store first: a busy folder or a damaged store is refused at once, before the feed's heavy
+    # work; a folder this run created is removed again when the run fails before it starts.
+    created = not plan.state.exists()
     store = Store.open(plan.state)
     try:
+        feed_, meta = feed or build_feed(plan, settings, args, clock, sleeper)
+        name = source_name(getattr(args, "heatmap", None), settings, heatmaps_dir)
+        chosen = choose_heatmaps(name, settings, feed_, live=plan.feed == "live", state=plan.state,
+                                 store_dir=heatmaps_dir, sleep=sleeper.sleep, backfill=plan.warmup)
+        feed_, heatmaps = chosen.feed, chosen.heatmaps
+        if name not in ("synthetic", "store"):
+            meta = {**meta, "heatmap": name}  # a resumed run must trade on the same maps
         log_path = settings.strategies.signal_log
         signal_log = SignalLogWriter(log_path if log_path.is_absolute() else plan.state / log_path,
                                      fsync=settings.strategies.log_fsync)
@@ -163,11 +173,13 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
                         venue=venue(store) if venue is not None else PaperVenue(PaperBroker(settings.paper)),
                         engine=engine if engine is not None else Engine(settings.strategies), clock=clock,
                         sleeper=sleeper, historic=plan.feed != "live", signal_log=signal_log,
-                        snapshots=SnapshotStore(plan.state / "snapshots") if heatmaps_dir is None else None,
+                        snapshots=chosen.recorder,
                         on_step=on_step, run_meta=meta)
         runner.start()
     except BaseException:
         store.close()
+        if created:
+            shutil.rmtree(plan.state, ignore_errors=True)
         raise
     return runner
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from bot.errors import DataError
+from bot.inputs.values import non_negative_int
 from bot.review import (OUTCOME_COLUMNS, Bars, ReviewFilter, outcome_stats, outcomes, parse_time, select,
                         signals_frame, strategy_stats, with_outcomes)
 from bot.signallog import LogRead, read_logs
@@ -39,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--since", help="from this time (ISO-8601, UTC unless a zone is given)")
     r.add_argument("--until", help="before this time (ISO-8601, exclusive)")
     r.add_argument("--candles", type=Path, help="candles of the symbol: adds each signal's outcome")
-    r.add_argument("--limit", type=int, default=50, help="rows in the table, latest first kept (0: all)")
+    r.add_argument("--limit", type=non_negative_int, default=50, help="rows in the table, latest first kept (0: all)")
     r.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     r.add_argument("--csv", type=Path, metavar="F", help="also write the selected signals to this CSV")
     r.set_defaults(func=review)
@@ -52,7 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
+    from bot.cli.main import need_subcommand
+    need_subcommand(parser)
     return 2
 
 
@@ -82,8 +84,10 @@ def review(args: argparse.Namespace, settings: Any) -> int:
     if results is not None:
         frame = with_outcomes(frame, results)
     if args.csv:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(args.csv, index=False)
+        from bot.atomic import atomic_output, check_output_file
+        check_output_file(args.csv, "--csv")
+        with atomic_output(args.csv) as tmp:
+            frame.to_csv(tmp, index=False)
     rules = Counter(r.record["rule"] for r in read.rejected)
     doc: dict[str, Any] = {
         "lines": read.lines, "signals_read": len(read.signals), "rejected_read": len(read.rejected),

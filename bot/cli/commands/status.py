@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.inputs.values import non_negative_int
+
 if TYPE_CHECKING:
     from config.settings import Settings  # annotations only: settings load once, in main
 
@@ -16,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("status", help="positions, open orders, closed trades, equity and risk state of a state folder")
     p.add_argument("--state", type=Path, default=None, help="state folder (default: state_dir)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
-    p.add_argument("--trades", type=int, default=10, help="how many recent trades to list (default 10)")
+    p.add_argument("--trades", type=non_negative_int, default=10, help="how many recent trades to list (default 10)")
     p.set_defaults(func=run_status)
 
 

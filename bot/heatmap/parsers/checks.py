@@ -42,6 +42,8 @@ def load_payload(raw: bytes | str, source_name: str = "<input>") -> object:
         raise DataError("empty payload (no content)", source=source_name)
     try:
         return json.loads(text, parse_constant=float)
+    except RecursionError:
+        raise DataError("not valid JSON: nested too deeply", source=source_name) from None
     except json.JSONDecodeError as exc:
         # an unterminated string runs to the end of the input: truncated as well
         if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
@@ -49,6 +51,8 @@ def load_payload(raw: bytes | str, source_name: str = "<input>") -> object:
                             f"column {exc.colno})", source=source_name) from None
         raise DataError(f"not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})",
                         source=source_name) from None
+    except ValueError as exc:  # an integer of more digits than Python converts (sys.get_int_max_str_digits)
+        raise DataError(f"not valid JSON: {exc}", source=source_name) from None
 
 
 def epoch_unit(value: float) -> tuple[float, str]:
@@ -187,11 +191,16 @@ class Checker:
             self.fail(locate(i), f"{what} {_kind(values[i])}")
 
     def prices(self, prices: np.ndarray, locate: Locate, *, what: str = "price") -> None:
-        """Every price finite and > 0."""
+        """Every price finite, > 0 and a coin price (at most ``bounds.MAX_PRICE``)."""
+        from bot.inputs.bounds import MAX_PRICE
         bad = np.flatnonzero(~np.isfinite(prices) | (prices <= 0))
         if bad.size:
             i = int(bad[0])
             self.fail(locate(i), f"{what} must be finite and > 0, got {_num(prices[i])}")
+        bad = np.flatnonzero(prices > MAX_PRICE)
+        if bad.size:
+            i = int(bad[0])
+            self.fail(locate(i), f"{what} {_num(prices[i])} is not a coin price (at most {MAX_PRICE:g})")
 
     def volumes(self, volumes: np.ndarray, locate: Locate, *, what: str = "volume") -> None:
         """Every volume finite and >= 0."""
