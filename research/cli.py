@@ -184,11 +184,12 @@ class TrialProgress:
 
 def print_summary(doc: dict[str, Any]) -> None:
     """The per-window table, the stitched out-of-sample figures, the overfitting figures and the verdict."""
-    from rich.console import Console
     from rich.table import Table
 
+    from bot.cli.console import stdout_console
+
     r = doc["run"]
-    console = Console(width=None if sys.stdout.isatty() else 200)
+    console = stdout_console()
     table = Table(title=f"optimize {r['column']} {r['symbol']} {r['from']} to {r['to']}, objective {r['objective']}, "
                         f"{r['sampler']} x {r['trials_per_window']} trials per window")
     for label in ("window", "train", "test", "trials", "IS value", "IS trades", "OOS value", "OOS trades",

@@ -107,8 +107,9 @@ def test_second_paper_on_a_busy_folder_refuses_at_once(tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         second = subprocess.run([*cmd, "--duration", "1h"], cwd=tmp_path, env=env, capture_output=True, text=True)
-        # a busy folder is no bad input but a fatal condition: exit 1, one line, nothing on stdout
-        assert second.returncode == 1 and second.stdout == ""
+        # a busy folder is for the user to resolve (wait, or another --state): exit 2 (issue 17.9, bot.cli.exits),
+        # one line, nothing on stdout
+        assert second.returncode == 2 and second.stdout == ""
         assert second.stderr.splitlines() == [f"liqbot: error: state folder {state} is in use by another liqbot "
                                               "process"]
         assert first.poll() is None  # the first run is untouched
