@@ -161,3 +161,6 @@ BENCHMARKS["paper_decide_1500"] = lazy("bot.execution.latency", "paper_loop_late
 # The backtester and the paper loop (DESIGN section 8 targets); minutes of work, shared data needed.
 BENCHMARKS["backtest_14m"] = lazy("backtest.bench_backtest", "backtest_14m")
 BENCHMARKS["paper_loop_latency"] = lazy("backtest.bench_backtest", "paper_loop_latency")
+BENCHMARKS["replay_14m"] = lazy("backtest.bench_replay", "replay_14m")
+BENCHMARKS["replay_1m_per_step"] = lazy("backtest.bench_replay", "replay_1m_per_step")
+BENCHMARKS["store_backtest_14m"] = lazy("backtest.bench_replay", "store_backtest_14m")
