@@ -35,7 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--heatmaps", type=Path, default=None,
                    help="snapshot store (built, imported or recorded); default: the synthetic model on the candles")
     p.add_argument("--strategies", default=None, help="comma-separated strategies (default: strategies.enabled)")
-    p.add_argument("--symbol", default=None, help="ccxt symbol of the files (default: the first of symbols)")
+    p.add_argument("--symbol", default=None,
+                   help="symbol of the files (ETHUSDT, ETH/USDT:USDT, ...; default: the one the file names spell, "
+                        "else the first of symbols); files naming another symbol are refused")
     p.add_argument("--from", dest="from_", default=None, help="start (ISO-8601 or epoch); the warmup follows it")
     p.add_argument("--to", default=None, help="end (ISO-8601 or epoch)")
     p.add_argument("--warmup", default=None, help="model-only history after --from, e.g. 1d (default: backtest.warmup)")
@@ -68,7 +70,10 @@ def spec_from(args: argparse.Namespace, settings: Any) -> Any:
     if start is not None and end is not None and end <= start:
         raise DataError("--to must be after --from", field="--to")
     names = tuple(n.strip() for n in args.strategies.split(",") if n.strip()) if args.strategies else None
-    symbol = args.symbol or settings.symbols[0]
+    from bot.marketdata.symbols import resolve
+    symbol = resolve(args.symbol, [("--candles", args.candles), ("--oi", args.oi), ("--ls-ratio", args.ls_ratio),
+                                   ("--funding", args.funding), ("--fine-candles", args.fine_candles)],
+                     settings.symbols)
     warmup: timedelta = _span(args.warmup or settings.backtest.warmup, "--warmup")
     from backtest.run import BacktestSpec  # pandas, vectorbt: only once the input is known good
     from bot.feeds.replay import ReplayFiles
@@ -103,6 +108,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         finally:
             if log is not None:
                 log.close()
+    for note in result.notes:
+        print(f"liqbot: note: {note}", file=sys.stderr)
     doc = summary(result)
     doc["trades"] = trade_records(result)
     code = 0
