@@ -48,3 +48,15 @@ def test_backtest_and_replay_carry_their_coverage(shared_data: Path, run_cli: An
     r = json.loads(out)["coverage"]
     assert (r["oi_bars"], r["volume_mode_bars"], r["settled_from"]) == (c["oi_bars"], c["volume_mode_bars"],
                                                                        c["settled_from"])
+
+
+@pytest.mark.shared_data
+def test_heatmap_build_says_its_coverage(shared_data: Path, run_cli: Any, tmp_path: Path) -> None:
+    args = ["heatmap", "build", *_files(shared_data), "--from", "2025-05-18", "--to", "2025-05-23",
+            "--out", str(tmp_path / "s")]
+    code, out, err = run_cli(*args, "--json")
+    assert code == 0, err
+    c = json.loads(out)["coverage"]
+    assert c["from"] == "2025-05-18T00:00:00Z" and c["oi_bars"] > 0 and c["volume_mode_bars"] > 0
+    code, out, err = run_cli(*args)
+    assert code == 0 and "coverage: " in out and "volume mode on" in out
