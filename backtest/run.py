@@ -55,7 +55,8 @@ class BacktestResult:
     strategies: tuple[str, ...]
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)      # what the run changed about its inputs, said once
-    coverage: dict[str, Any] = field(default_factory=dict)  # the heatmap store's span (``store_coverage``)
+    coverage: dict[str, Any] = field(default_factory=dict)  # ``data_coverage``: OI, volume mode, funding, store
+    parameters: dict[str, Any] = field(default_factory=dict)  # ``parameters``: the spec and the settings used
 
 
 def with_strategies(settings: Any, names: Sequence[str] | None) -> Any:
@@ -132,9 +133,38 @@ def run_backtest(settings: Any, spec: BacktestSpec, *, log: Any = None, progress
     timings["portfolio_s"] = time.perf_counter() - t
     stats = portfolio_stats(portfolio, valid.bar_seconds)
     timings["total_s"] = time.perf_counter() - t0
+    coverage = data_coverage(settings, valid, store=coverage or None)
     return BacktestResult(data=valid, replay=rep, portfolio=portfolio, stats=stats, heatmaps=rows,
                           strategies=names, timings={k: round(v, 3) for k, v in timings.items()}, notes=notes,
-                          coverage=coverage)
+                          coverage=coverage, parameters=parameters(settings, spec))
+
+
+PARAMETER_SECTIONS = ("strategies", "clusters", "synthetic", "backtest", "paper")
+
+
+def parameters(settings: Any, spec: BacktestSpec) -> dict[str, Any]:
+    """What shaped the run: the spec (files, span, warmup, strategies, heatmaps) and the settings sections
+    the replay and the portfolio read (none of them holds a secret)."""
+    return {"spec": {"symbol": spec.symbol, "candles": str(spec.files.candles),
+                     "oi": str(spec.files.oi) if spec.files.oi else None,
+                     "ls_ratio": str(spec.files.ls_ratio) if spec.files.ls_ratio else None,
+                     "funding": str(spec.files.funding) if spec.files.funding else None,
+                     "from": spec.start.isoformat() if spec.start else None,
+                     "to": spec.end.isoformat() if spec.end else None, "warmup_s": spec.warmup.total_seconds(),
+                     "heatmaps": str(spec.heatmaps_dir) if spec.heatmaps_dir else "synthetic model",
+                     "fine_candles": str(spec.fine_candles) if spec.fine_candles else None},
+            "settings": {name: getattr(settings, name).model_dump(mode="json") for name in PARAMETER_SECTIONS}}
+
+
+def data_coverage(settings: Any, data: MarketData, store: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``bot.marketdata.coverage`` of the traded bars, with the heatmap store's span when there is one."""
+    from bot.marketdata.coverage import coverage
+    sizing = settings.strategies.oi_sizing.low_mult if OI_SIZING in settings.strategies.enabled else None
+    trade_from = int(data.open_ns[np.argmax(data.trade)]) if data.trade.any() else None
+    out = coverage(data.open_ns, data.close_ns, data.oi, data.funding, trade_from, sizing)
+    if store is not None:
+        out["heatmap_store"] = {k: v for k, v in store.items() if not k.endswith("_ns")}
+    return out
 
 
 def store_coverage(root: Path, symbol: str) -> dict[str, Any]:
@@ -206,6 +236,9 @@ def summary(result: BacktestResult) -> dict[str, Any]:
                 "oi_bars": int(np.isfinite(d.oi).sum()), "heatmaps": type(result.heatmaps).__name__,
                 "heatmap_path": "fused" if rep.timings.get("fused_loop_s") is not None else "bar by bar"},
         "notes": list(result.notes),
+        "coverage": result.coverage,
+        "parameters": result.parameters,
+        "analysis": _analysis(result),
         "signals": {"emitted": len(rep.signals), "suppressed_by_cooldown": rep.suppressed,
                     "rejected_candidates": rep.rejected, "engine_bars": rep.engine_bars,
                     "candidate_bars": rep.candidate_bars,
@@ -223,6 +256,11 @@ def trade_records(result: BacktestResult) -> list[dict[str, Any]]:
     for c in ("entry_time", "exit_time"):
         t[c] = t[c].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     return [{k: (round(v, 8) if isinstance(v, float) else v) for k, v in r.items()} for r in t.to_dict("records")]
+
+
+def _analysis(result: BacktestResult) -> dict[str, Any]:
+    from backtest.analysis import analysis
+    return analysis(result.portfolio, result.data.ohlcv[:, 3], result.data.bar_seconds)
 
 
 def _per_strategy(rep: ReplayResult) -> dict[str, int]:
