@@ -27,7 +27,9 @@ _PATTERNS = (
     re.compile(rf"^([A-Z0-9]{{2,15}})-({_QUOTES})(?:-(?:SWAP|PERP))?(?=[-_.]|$)"),    # ETH-USDT
     re.compile(rf"^([A-Z0-9]{{2,15}}?)({_QUOTES})(?=[-_.]|$)"),                       # ETHUSDT-5m
 )
-_COINGLASS = re.compile(r"^API_.*_([A-Z0-9]{2,10})$")
+# the coin follows the endpoint's last word; an exchange may follow it (``..._history_BTC_BINANCE``),
+# and files of the whole market (``..._ratio_history``) name no coin
+_COINGLASS = re.compile(r"^API_.*_(?:HISTORY|CHART|STABLECOIN|MARGIN)_([A-Z0-9]{2,10})(?:_[A-Z]+)?$")
 
 
 @dataclass(frozen=True, slots=True)
