@@ -51,6 +51,8 @@ class LoggingSettings(Section):
     console: bool = Field(True, description="Readable log lines on stderr.")
     max_bytes: int = Field(10_000_000, ge=0, description="Rotate the log file at this size; 0 never rotates.")
     backups: int = Field(3, ge=0, description="Rotated log files kept (liqbot.log.1 ... .N).")
+    compile_notice: bool = Field(True, description="Say on stderr when numba compiles liqbot's kernels (a first "
+                                                   "run on an empty cache), with one line per kernel.")
 
     @field_validator("file", mode="before")
     @classmethod
@@ -209,6 +211,13 @@ class FeedSettings(Section):
     live_clusters_s: float = Field(5.0, gt=0, description="live: heatmap/cluster refresh period, seconds.")
     live_prices_s: float = Field(10.0, gt=0, description="live: candle and ticker poll period, seconds.")
     live_oi_s: float = Field(30.0, gt=0, description="live: open interest and long/short poll period, seconds.")
+    commit_every_bars: int = Field(500, ge=1, le=100_000,
+                                   description="sim/replay: steps committed in one SQLite transaction (1 = every "
+                                               "step); a kill -9 resumes from the last committed batch. Live "
+                                               "runs commit every step.")
+    commit_every_s: float = Field(5.0, gt=0, le=3600,
+                                  description="sim/replay: commit the open batch at the latest after this many "
+                                              "seconds of wall time.")
 
     @field_validator("duration", "warmup")
     @classmethod

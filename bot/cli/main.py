@@ -186,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, settings: Any) -> int:
     """Run the command; the ones that run kernels announce numba's compiles (a first run on an empty cache)."""
-    if args.command in KERNEL_COMMANDS and os.environ.get("LIQBOT_COMPILE_NOTICE", "1") != "0":
+    if args.command in KERNEL_COMMANDS and settings.logging.compile_notice:
         from bot.jitprogress import compile_notice
         with compile_notice():
             return int(args.func(args, settings) or 0)

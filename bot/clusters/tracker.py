@@ -120,6 +120,12 @@ class ClusterTracker:
         ``bar_high``/``bar_low``: the range traded in the bar that ended at ``snapshot.ts`` when
         known; without them breaks are inferred from the snapshot price crossing a level.
         """
+        self.advance(snapshot, bar_high, bar_low)
+        return self.clusters()
+
+    def advance(self, snapshot: HeatmapSnapshot, bar_high: float | None = None,
+                bar_low: float | None = None) -> None:
+        """:meth:`update` without building the cluster objects (read them with :meth:`clusters` or :meth:`rows`)."""
         ts_ns = to_ns(snapshot.ts)
         self._check(snapshot, ts_ns, bar_high, bar_low)
         prices, long_usd, short_usd = level_arrays(snapshot.prices, snapshot.long_usd, snapshot.short_usd,
@@ -129,7 +135,11 @@ class ClusterTracker:
                                  float(snapshot.price), ts_ns, _NAN if bar_high is None else float(bar_high),
                                  _NAN if bar_low is None else float(bar_low), *self._tier_arrays(snapshot))
         self._state = TrackerState(cf, ci, meta, meta_f, ring)
-        return self.clusters()
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The held clusters' state rows ``(cf, ci)`` (layout in ``bot.clusters.kernel``), unordered views."""
+        n = int(self._state.meta[M_N])
+        return self._state.cf[:n], self._state.ci[:n]
 
     def clusters(self) -> list[Cluster]:
         """The clusters the state holds (active and retained broken), by (price level, side, id)."""

@@ -7,6 +7,11 @@ Two kinds of write, each one transaction:
 - :meth:`Store.commit_step` commits everything one runner step changed, together with the
   cursor and component state, so a ``kill -9`` at any moment resumes from a whole step.
 
+A historic replay may hold one transaction over many steps (:meth:`Store.begin_batch` ...
+:meth:`Store.commit_batch`): the writes above join it, so a ``kill -9`` loses the open batch as a
+whole and the run resumes from the last committed one (the simulated venue's state rolls back
+with it; a real venue is never batched).
+
 Every change also appends to ``events`` (append-only history). One process writes a state
 folder at a time (an exclusive ``flock``); readers open the database read-only.
 """
@@ -106,6 +111,7 @@ class Store:
         self.path = path
         self._lock = lock
         self._sync = 2
+        self._batch = False  # a batch transaction is open: writes join it
 
     @classmethod
     def open(cls, state_dir: Path, *, readonly: bool = False) -> "Store":
@@ -147,7 +153,8 @@ class Store:
         return cls(conn, path, lock)
 
     def close(self) -> None:
-        """Close the database and release the folder lock."""
+        """Close the database (an open batch is rolled back) and release the folder lock."""
+        self.rollback_batch()
         self.conn.close()
         if self._lock is not None:
             release_lock(self._lock)
@@ -160,7 +167,32 @@ class Store:
         self.close()
 
     def _tx(self) -> "_Transaction":
-        return _Transaction(self.conn)
+        return _Transaction(self.conn, self if self._batch else None)
+
+    @property
+    def in_batch(self) -> bool:
+        """A batch transaction is open."""
+        return self._batch
+
+    def begin_batch(self) -> None:
+        """Open one transaction that every following write joins until :meth:`commit_batch` (idempotent)."""
+        if self._batch:
+            return
+        self._durability(True)  # one sync per batch: cheap, and a batch may hold orders and fills
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._batch = True
+
+    def commit_batch(self) -> None:
+        """Commit the open batch (no-op without one)."""
+        if self._batch:
+            self._batch = False
+            self.conn.execute("COMMIT")
+
+    def rollback_batch(self) -> None:
+        """Drop the open batch (no-op without one): the store is back at the last committed batch."""
+        if self._batch:
+            self._batch = False
+            self.conn.execute("ROLLBACK")
 
     # --- writes -------------------------------------------------------------------------
 
@@ -236,6 +268,8 @@ class Store:
             cur.execute("DELETE FROM snapshot_outbox WHERE seq <= ?", (upto,))
 
     def _durability(self, full: bool) -> None:
+        if self._batch:  # the level cannot change inside a transaction; a batch commits with FULL
+            return
         level = 2 if full else 1
         if self._sync != level:
             self.conn.execute(f"PRAGMA synchronous={level}")
@@ -321,16 +355,26 @@ class Store:
 
 
 class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception."""
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    Inside a batch it joins the open transaction; a failure rolls the whole batch back, so the
+    store never holds half a step.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, batch: "Store | None" = None) -> None:
         self.conn = conn
+        self.batch = batch
 
     def __enter__(self) -> sqlite3.Cursor:
-        self.conn.execute("BEGIN IMMEDIATE")
+        if self.batch is None:
+            self.conn.execute("BEGIN IMMEDIATE")
         return self.conn.cursor()
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self.batch is not None:
+            if exc_type:
+                self.batch.rollback_batch()
+            return
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
 

@@ -35,7 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--heatmaps", type=Path, default=None,
                    help="snapshot store (built, imported or recorded); default: the synthetic model on the candles")
     p.add_argument("--strategies", default=None, help="comma-separated strategies (default: strategies.enabled)")
-    p.add_argument("--symbol", default=None, help="ccxt symbol of the files (default: the first of symbols)")
+    p.add_argument("--symbol", default=None,
+                   help="symbol of the files (ETHUSDT, ETH/USDT:USDT, ...; default: the one the file names spell, "
+                        "else the first of symbols); files naming another symbol are refused")
     p.add_argument("--from", dest="from_", default=None, help="start (ISO-8601 or epoch); the warmup follows it")
     p.add_argument("--to", default=None, help="end (ISO-8601 or epoch)")
     p.add_argument("--warmup", default=None, help="model-only history after --from, e.g. 1d (default: backtest.warmup)")
@@ -68,7 +70,10 @@ def spec_from(args: argparse.Namespace, settings: Any) -> Any:
     if start is not None and end is not None and end <= start:
         raise DataError("--to must be after --from", field="--to")
     names = tuple(n.strip() for n in args.strategies.split(",") if n.strip()) if args.strategies else None
-    symbol = args.symbol or settings.symbols[0]
+    from bot.marketdata.symbols import resolve
+    symbol = resolve(args.symbol, [("--candles", args.candles), ("--oi", args.oi), ("--ls-ratio", args.ls_ratio),
+                                   ("--funding", args.funding), ("--fine-candles", args.fine_candles)],
+                     settings.symbols)
     warmup: timedelta = _span(args.warmup or settings.backtest.warmup, "--warmup")
     from backtest.run import BacktestSpec  # pandas, vectorbt: only once the input is known good
     from bot.feeds.replay import ReplayFiles
@@ -103,6 +108,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         finally:
             if log is not None:
                 log.close()
+    for note in result.notes:
+        print(f"liqbot: note: {note}", file=sys.stderr)
     doc = summary(result)
     doc["trades"] = trade_records(result)
     code = 0
@@ -111,6 +118,9 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         report = check_lookahead(settings, spec, result, settings.backtest.lookahead_cuts)
         doc["lookahead"] = report.to_dict()
         code = 0 if report.ok else 1
+    doc["files"] = {"signals": str(args.signals) if args.signals else None,
+                    "report": str(args.report) if args.report else None,
+                    "json": args.json if args.json not in (None, "-") else None}
     if args.report is not None:
         from backtest.report import write_report
         write_report(result, args.report, settings, days=settings.backtest.report_days,
@@ -185,10 +195,36 @@ def print_stats(doc: dict[str, Any]) -> None:
         table.add_row(*cells)
     console = stdout_console()  # a pipe gets the whole table
     console.print(table)
+    if doc.get("coverage"):
+        from bot.marketdata.coverage import coverage_line
+        console.print(coverage_line(doc["coverage"]))
     sig = doc["signals"]
     console.print(f"signals {sig['emitted']:,} emitted, {sig['suppressed_by_cooldown']:,} suppressed by the cooldown, "
                   f"{sig['rejected_candidates']:,} candidates rejected; engine ran on {sig['engine_bars']:,} bars; "
                   f"{doc['timings']['total_s']:.1f} s")
     if "lookahead" in doc:
         la = doc["lookahead"]
-        console.print(f"lookahead check: {'ok' if la['ok'] else 'FAILED'} at {len(la['cuts'])} cut times")
+        console.print(f"lookahead check: {'ok' if la['ok'] else 'FAILED'} at {len(la['cuts'])} cut times (the run "
+                      "repeated on data ending at each cut; its signals up to the cut and its trades closed before "
+                      "the cut's last bar must equal the full run's):")
+        for c in la["cuts"]:
+            console.print(f"  cut {c['cut']}: {c['signals_compared']:,} signals and {c['trades_compared']:,} trades "
+                          f"compared, {len(c['problems'])} differences")
+    a = doc.get("analysis")
+    if a:
+        bh = a["buy_and_hold"]
+        comb = a["columns"][-1]
+        dd = comb["drawdown_duration"]
+        console.print(f"combined: Sortino {_num(comb['sortino'])}, Calmar {_num(comb['calmar'])}, longest drawdown "
+                      f"{_num(dd['days'])} days; long {comb['long']['trades']} trades "
+                      f"{_num(comb['long']['pnl_usd'])} $, "
+                      f"short {comb['short']['trades']} trades {_num(comb['short']['pnl_usd'])} $; median holding "
+                      f"{_num(comb['holding_hours']['median'])} h; buy and hold {_num(bh['return_pct'])} % "
+                      f"(max DD {_num(bh['max_drawdown_pct'])} %)")
+    written = [f"{k} {v}" for k, v in doc.get("files", {}).items() if v]
+    if written:
+        console.print("wrote " + ", ".join(written))
+
+
+def _num(x: Any) -> str:
+    return "-" if x is None else f"{x:,.2f}"

@@ -78,8 +78,15 @@ def plan_from(args: argparse.Namespace, settings: Settings) -> PaperPlan:
     """Merge the command line over the settings."""
     kind = args.feed or settings.feed.kind
     symbols = tuple(args.symbols or settings.symbols)
-    if kind == "replay" and len(symbols) != 1:
-        raise ConfigError("--feed replay takes one symbol (the files' market)")
+    if kind == "replay":
+        if args.symbols is not None and len(args.symbols) != 1:
+            raise ConfigError("--feed replay takes one symbol (the files' market)")
+        from bot.marketdata.symbols import hint_of, resolve
+        files = [(f"--{n.replace('_', '-')}", getattr(args, n, None)) for n in ("candles", "oi", "ls_ratio", "funding")]
+        named = any(hint_of(path, flag) for flag, path in files if path is not None)
+        if args.symbols is None and not named and len(settings.symbols) != 1:
+            raise ConfigError("--feed replay takes one symbol (the files' market): pass --symbols S")
+        symbols = (resolve(args.symbols[0] if args.symbols else None, files, settings.symbols),)
     explicit = args.duration is not None
     duration = parse_duration(args.duration if explicit else settings.feed.duration, "--duration")
     return PaperPlan(feed=kind, symbols=symbols, speed=parse_speed(args.speed or settings.feed.speed),
@@ -102,19 +109,46 @@ def build_feed(plan: PaperPlan, settings: Settings, args: argparse.Namespace | N
     timeframe = parse_duration(settings.feed.timeframe, "feed.timeframe")
     if plan.feed == "sim":
         from bot.cli.timeargs import parse_time
-        from bot.feeds.sim import SimFeed
+        from bot.feeds.sim import SIM_VERSION, SimFeed
         start = parse_time(settings.feed.sim_start, datetime.now().astimezone(), field="feed.sim_start")
         assert plan.duration is not None
-        bars = int(plan.duration / timeframe)
         warm = int(plan.warmup / timeframe)
-        feed = SimFeed(plan.symbols, start, timeframe, warm, bars, plan.seed, plan.speed)
+        end_bar = sim_end_bar(plan.state, start, timeframe, warm + int(plan.duration / timeframe),
+                              int(plan.duration / timeframe))
+        feed = SimFeed(plan.symbols, start, timeframe, warm, end_bar - warm, plan.seed, plan.speed)
+        # everything that shapes the simulated market (the duration does not: a longer run extends it)
         return feed, {"feed": "sim", "seed": plan.seed, "symbols": list(plan.symbols), "start": start.isoformat(),
-                      "timeframe": settings.feed.timeframe, "warmup_bars": warm}
+                      "timeframe": settings.feed.timeframe, "warmup_bars": warm, "sim_version": SIM_VERSION}
     if plan.feed == "replay":
         return _replay_feed(plan, settings, args)
     from bot.feeds.live import LiveFeed
     feed = LiveFeed.from_settings(settings, plan.symbols, timeframe)
     return feed, {"feed": "live", "symbols": list(plan.symbols), "exchange": settings.exchange.id}
+
+
+SIM_PLAN = "sim_plan"  # kv key: the close time the current sim run is heading for
+
+
+def sim_end_bar(state: Path, start: datetime, timeframe: timedelta, fresh_end: int, duration_bars: int) -> int:
+    """How many bars from ``start`` the simulator runs, given what ``state`` already holds.
+
+    A new state runs ``fresh_end`` bars (warmup + duration). A run that was interrupted (its cursor is
+    before the end it planned) finishes that plan, so a kill -9 resumes to exactly the uninterrupted
+    result; a finished run is carried on: the same market, ``duration_bars`` more.
+    """
+    from bot.clock import parse_ts
+    from bot.store import Store
+    from bot.store.sqlite import DB_NAME
+    if not (Path(state) / DB_NAME).is_file():
+        return fresh_end
+    with Store.open(state, readonly=True) as store:
+        cursor, planned = store.kv_get("cursor"), store.kv_get(SIM_PLAN)
+    if cursor is None:
+        return fresh_end
+    done = int((parse_ts(cursor) - start) / timeframe)
+    if planned is not None and parse_ts(planned["end"]) > parse_ts(cursor):
+        return int((parse_ts(planned["end"]) - start) / timeframe)
+    return done + duration_bars
 
 
 def _replay_feed(plan: PaperPlan, settings: Settings, args: argparse.Namespace | None) -> tuple[Feed, dict[str, Any]]:
@@ -176,6 +210,10 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
                         snapshots=chosen.recorder,
                         on_step=on_step, run_meta=meta)
         runner.start()
+        end = getattr(feed_, "end", None)
+        if plan.feed == "sim" and end is not None:  # the plan of this run, durable before its first step
+            from bot.store import StepWrite
+            store.commit_step(StepWrite(ts=end, kv={SIM_PLAN: {"end": end.isoformat()}}))
     except BaseException:
         store.close()
         if created:
@@ -215,6 +253,7 @@ def run_paper(args: argparse.Namespace, settings: Settings) -> int:
     sleeper = SystemSleeper()
     line = status_line(args, settings)
     runner = build_runner(settings, plan, args=args, sleeper=sleeper, on_step=line.update)
+    resumed_at = runner.store.kv_get("cursor")
 
     with running(runner, sleeper, line):
         until = None
@@ -223,12 +262,34 @@ def run_paper(args: argparse.Namespace, settings: Settings) -> int:
         result = runner.run(until=until)
         summary = summarize(runner.store)
     summary["run"] = {"feed": plan.feed, "symbols": list(plan.symbols), "steps": result.steps,
-                      "stopped": result.stopped, "state": str(plan.state)}
+                      "stopped": result.stopped, "state": str(plan.state), "resumed_at": resumed_at,
+                      "last_bar": result.last_ts.isoformat() if result.last_ts else None}
+    if resumed_at is not None and result.steps:
+        print(f"liqbot: note: resumed {plan.state} at {resumed_at}; ran {result.steps:,} more bars", file=sys.stderr)
+    if result.steps == 0 and not result.stopped:
+        print(f"liqbot: note: 0 steps: {plan.state} is already at {resumed_at}, the end of this "
+              f"{plan.feed} feed (use another --state, or a later --to)", file=sys.stderr)
+    cover = replay_coverage(runner.feed, settings)
+    if cover is not None:
+        summary["coverage"] = cover
     if args.json:
         print(json.dumps(summary, default=str))
     else:
         print_summary(summary, title="paper run")
+        if cover is not None:
+            from bot.marketdata.coverage import coverage_line
+            print(coverage_line(cover))
     return 0
+
+
+def replay_coverage(feed: Any, settings: Settings) -> dict[str, Any] | None:
+    """What a replay's files cover (``bot.marketdata.coverage``); ``None`` for other feeds."""
+    from bot.feeds.replay import ReplayFeed
+    if not isinstance(feed, ReplayFeed):
+        return None
+    from bot.marketdata.coverage import coverage
+    sizing = settings.strategies.oi_sizing.low_mult if "oi_sizing" in settings.strategies.enabled else None
+    return coverage(feed.open_ns, feed.close_ns, feed.oi, feed.funding, feed.trade_from_ns, sizing)
 
 
 def status_line(args: argparse.Namespace, settings: Settings) -> "StatusLine":
