@@ -137,6 +137,15 @@ def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser
     return found
 
 
+def _child(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """The sub-command parser ``name`` of ``parser`` (``parser`` itself when it has none of that name)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+            child: argparse.ArgumentParser = action.choices[name]
+            return child
+    return parser
+
+
 def _conventions(parser: argparse.ArgumentParser) -> None:
     """No abbreviations (a sub-parser a command built itself too) and the global options after the sub-command."""
     parser.allow_abbrev = False
@@ -157,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):  # one line, like every other usage error (--help lists more)
             chosen = getattr(args, "command", None)
-            need_subcommand(parser._subparsers._group_actions[0].choices[chosen] if chosen else parser)
+            need_subcommand(_child(parser, chosen) if chosen else parser)
         from config.settings import load_settings
         settings = load_settings(args.config)
         if args.log_level:

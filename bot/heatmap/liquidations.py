@@ -29,9 +29,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bot.atomic import fsync_dir
 from bot.domain import Side, utc
 from bot.errors import DataError
-from bot.heatmap.partition import DAY_US, atomic_write_bytes, day_name, fsync_dir, locked
+from bot.heatmap.partition import DAY_US, atomic_write_bytes, day_name, locked
 
 EVENTS_DIR = "liquidations"
 MAX_PARTS = 64
