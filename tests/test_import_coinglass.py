@@ -87,8 +87,9 @@ def test_cli_pair_endpoint_with_an_exchange(run_cli, server: FakeHttpServer) -> 
 @pytest.mark.parametrize("reply, code, message", [
     (Reply(body={"code": "30001", "msg": "API key over quota"}), 2, "provider error '30001': API key over quota"),
     (Reply(body=b'{"code": "0", "data": {"y_axis": [1, 2'), 2, "coinglass"),
-    (Reply(status=500, body="boom"), 1, "gave up after 2 attempts"),
-    (Reply(status=429, body="slow", headers={"Retry-After": "3600"}), 1, "retry after 3600 s"),
+    # the network (or the provider's limits) is for the user to wait out: exit 2 with a hint (bot.cli.exits)
+    (Reply(status=500, body="boom"), 2, "gave up after 2 attempts"),
+    (Reply(status=429, body="slow", headers={"Retry-After": "3600"}), 2, "retry after 3600 s"),
 ])
 def test_cli_faults(run_cli, server: FakeHttpServer, tmp_path: Path, reply: Reply, code: int, message: str) -> None:
     path = "/api/futures/liquidation/aggregated-heatmap/model2"

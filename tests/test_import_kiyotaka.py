@@ -195,7 +195,7 @@ def test_cli_gives_up_on_timeouts_but_keeps_earlier_pages(run_cli, cli_env: Fake
 
     cli_env.route("/v1/points", slow_after_first)
     code, out, err = _import(run_cli, "--price-from", "mid", "--points-per-request", "24")
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""  # the network: exit 2 with a hint (bot.cli.exits)
     assert "timed out after 0.5 s" in err and "gave up after 2 attempts" in err and err.count("\n") == 1
     assert len(list(SnapshotStore(tmp_path / "store").read("BTC/USDT:USDT"))) == 24
 
