@@ -33,7 +33,7 @@ PLACEHOLDER_KEYS = [
     "abcdabcdabcdabcdabcdabcd", "Q9wE2rT7Q9wE2rT7Q9wE2rT7", "fake_key_for_ci_only_123", "todo-real-key-later-99",
     "short", "....................", "redacted-redacted-redacted", "null-null-null-null-null",
 ]
-PLACEHOLDER_SECRETS = ["your_api_secret", "secret", "insert-secret-here-please", "${BINANCE_API_SECRET}",
+PLACEHOLDER_SECRETS = ["your_api_secret", "s3cr3t", "insert-secret-here-please", "${BINANCE_API_SECRET}",
                        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "dummy-secret-0987654321", "changeme123456789"]
 
 
