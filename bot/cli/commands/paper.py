@@ -126,11 +126,12 @@ def _replay_feed(plan: PaperPlan, settings: Settings, args: argparse.Namespace |
 def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespace | None = None,
                  clock: Clock | None = None, sleeper: Sleeper | None = None,
                  on_step: Callable[[Any], None] | None = None, venue: Callable[[Any], Any] | None = None,
-                 feed: tuple[Feed, dict[str, Any]] | None = None, engine: Any = None) -> Any:
+                 feed: tuple[Feed, dict[str, Any]] | None = None, engine: Any = None, lock: Any = None) -> Any:
     """Assemble feed, heatmaps, engine, venue, store and signal log into a started Runner.
 
     ``venue`` builds the venue from the opened store (default: the paper broker's); ``feed`` is
-    a ready feed and its run identity (default: the plan's); ``engine`` defaults to the Engine.
+    a ready feed and its run identity (default: the plan's); ``engine`` defaults to the Engine;
+    ``lock`` is the state folder's lock when the caller took it already (``held_lock``).
     Startup reconciliation has run when this returns (``runner.problems``).
     """
     from bot.execution.paper import PaperBroker
@@ -140,6 +141,7 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
     from bot.runner import Runner
     from bot.signallog import SignalLogWriter
     from bot.store import Store
+    from bot.store.sqlite import release_lock
     from bot.synthetic.model import SyntheticParams
     from strategies.engine import Engine
 
@@ -147,12 +149,17 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
     sleeper = sleeper or SystemSleeper()
     heatmaps_dir = getattr(args, "heatmaps", None) if args is not None else None
     source = settings.providers.heatmap_source
-    if heatmaps_dir is None and source not in ("synthetic", "recorded"):
-        raise ConfigError(f"the runner reads synthetic or recorded heatmaps, not {source!r}")
     # The store first: a busy folder or a damaged store is refused at once, before the feed's heavy
     # work; a folder this run created is removed again when the run fails before it starts.
     created = not plan.state.exists()
-    store = Store.open(plan.state)
+    try:
+        if heatmaps_dir is None and source not in ("synthetic", "recorded"):
+            raise ConfigError(f"the runner reads synthetic or recorded heatmaps, not {source!r}")
+        store = Store.open(plan.state, lock=lock)
+    except BaseException:
+        if lock is not None:
+            release_lock(lock)
+        raise
     try:
         feed_, meta = feed or build_feed(plan, settings, args, clock, sleeper)
         if heatmaps_dir is not None or settings.providers.heatmap_source == "recorded":
@@ -205,9 +212,16 @@ def run_paper(args: argparse.Namespace, settings: Settings) -> int:
     from bot.store.summary import summarize
 
     plan = plan_from(args, settings)
+    lock = held_lock(plan.state)
     sleeper = SystemSleeper()
-    line = status_line(args, settings)
-    runner = build_runner(settings, plan, args=args, sleeper=sleeper, on_step=line.update)
+    try:
+        line = status_line(args, settings)
+        runner = build_runner(settings, plan, args=args, sleeper=sleeper, on_step=line.update, lock=lock)
+    except BaseException:
+        if lock is not None:
+            from bot.store.sqlite import release_lock
+            release_lock(lock)  # once: a store that took it over has released it already
+        raise
 
     with running(runner, sleeper, line):
         until = None
@@ -222,6 +236,16 @@ def run_paper(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print_summary(summary, title="paper run")
     return 0
+
+
+def held_lock(state: Path) -> Any:
+    """The lock of an existing state folder, taken before the runner's heavy imports and work: a busy
+    folder is refused at once (issue 16.9). A missing folder is locked when ``Store.open`` creates it,
+    so a run refused before that leaves no folder behind."""
+    from bot.store.sqlite import take_lock
+    if state.exists() and not state.is_dir():
+        return None  # Store.open names the problem
+    return take_lock(state) if state.is_dir() else None
 
 
 def status_line(args: argparse.Namespace, settings: Settings) -> "StatusLine":
