@@ -69,7 +69,9 @@ def http_get(url: str, *, headers: Mapping[str, str] | None = None, timeout_s: f
 def _status_error(exc: urllib.error.HTTPError, what: str) -> Exception:
     code = exc.code
     try:
-        snippet = exc.read(200).decode("utf-8", "replace").strip().replace("\n", " ")
+        from bot.logs import redact_cut
+        # the body is cut at 200 bytes: a cut inside an echoed key must not leave its prefix readable
+        snippet = redact_cut(exc.read(200).decode("utf-8", "replace").strip().replace("\n", " "))
     except (OSError, http.client.HTTPException):
         snippet = ""
     detail = f"HTTP {code}" + (f": {snippet}" if snippet else "")
