@@ -157,7 +157,15 @@ def bench_clusters_1500(repeats: int = 2000) -> dict[str, Any]:
 
 # Registered lazily so that listing benchmarks does not import the synthetic model (numba).
 BENCHMARKS["synthetic_build_14m"] = lazy("bot.synthetic.bench", "synthetic_build_14m")
-BENCHMARKS["paper_decide_1500"] = lazy("bot.execution.latency", "paper_loop_latency")
+BENCHMARKS["paper_decide_1500"] = lazy("backtest.bench_latency", "paper_loop_latency")
+BENCHMARKS["serve_latency"] = lazy("bot.serve.bench", "serve_latency")
 # The backtester and the paper loop (DESIGN section 8 targets); minutes of work, shared data needed.
 BENCHMARKS["backtest_14m"] = lazy("backtest.bench_backtest", "backtest_14m")
-BENCHMARKS["paper_loop_latency"] = lazy("backtest.bench_backtest", "paper_loop_latency")
+BENCHMARKS["paper_loop_latency"] = lazy("bot.cli.bench_paper", "paper_loop_latency")
+BENCHMARKS["new_process"] = lazy("bot.cli.bench_startup", "new_process")
+BENCHMARKS["jit_cache"] = lazy("bot.cli.bench_jit", "jit_cache")
+BENCHMARKS["validate_14m"] = lazy("bot.validation.bench", "validate_14m")
+BENCHMARKS["optimize_trials_14m"] = lazy("research.bench", "optimize_trials_14m")
+BENCHMARKS["replay_14m"] = lazy("backtest.bench_replay", "replay_14m")
+BENCHMARKS["replay_1m_per_step"] = lazy("backtest.bench_replay", "replay_1m_per_step")
+BENCHMARKS["store_backtest_14m"] = lazy("backtest.bench_replay", "store_backtest_14m")

@@ -263,14 +263,16 @@ def fused_synthetic(state: Any, cparams: np.ndarray, eparams: np.ndarray, series
     """
     n = len(series)
     cf, ci, meta, meta_f, ring = state
-    base = np.ascontiguousarray(series.base, dtype=np.int64)
-    long32, short32 = np.ascontiguousarray(series.long_usd), np.ascontiguousarray(series.short_usd)
     price = np.ascontiguousarray(series.price, dtype=np.float64)
     ts = np.ascontiguousarray(series.ts, dtype=np.int64)
-    bw = float(series.bin_width)
-    grid_base = int(base.min()) if n else 0
-    grid = level_prices_kernel(grid_base, (int(base.max()) - grid_base + long32.shape[1]) if n else 0, bw)
-    grid_lp = log_kernel(grid)
+    own = getattr(series, "group_rows", None)  # a series that groups its own rows (stored snapshots)
+    if own is None:
+        base = np.ascontiguousarray(series.base, dtype=np.int64)
+        long32, short32 = np.ascontiguousarray(series.long_usd), np.ascontiguousarray(series.short_usd)
+        bw = float(series.bin_width)
+        grid_base = int(base.min()) if n else 0
+        grid = level_prices_kernel(grid_base, (int(base.max()) - grid_base + long32.shape[1]) if n else 0, bw)
+        grid_lp = log_kernel(grid)
     recent, n_recent = np.zeros((3, ATR_BARS + 1)), np.zeros(1, np.int64)
     fps = np.zeros(n if want_fp else 0, np.int64)
     bounds = [(a, min(a + CHUNK_BARS, n)) for a in range(0, n, CHUNK_BARS)] or [(0, 0)]  # (0, 0): empty outputs
@@ -278,6 +280,8 @@ def fused_synthetic(state: Any, cparams: np.ndarray, eparams: np.ndarray, series
     engine_bars = nc = 0
 
     def group(j0: int, j1: int) -> tuple[np.ndarray, np.ndarray]:
+        if own is not None:
+            return own(j0, j1, cparams, tiers)
         return group_rows(base, long32, short32, price, grid, grid_lp, grid_base, cparams, *tiers, j0, j1)
 
     # one worker: grouping with two workers (three threads on two cores) measured no faster

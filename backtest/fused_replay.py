@@ -228,7 +228,7 @@ class _Post:
     def _context(self, j: int, row: np.ndarray) -> tuple[SnapshotRef, MarketContext]:
         """The snapshot reference and market context of bar ``j`` (as ``Decider.step`` builds them)."""
         snap = SnapshotRef(self.symbol, self.clusters.time(int(self.series.ts[j])), float(self.series.price[j]),
-                           HeatmapSource.SYNTHETIC)
+                           getattr(self.series, "source", HeatmapSource.SYNTHETIC))
         atr = None if math.isnan(row[B_ATR]) else float(row[B_ATR])
         return snap, MarketContext.from_total(self.symbol, snap.ts, snap.price, float(row[B_OI]), float(row[B_LS]),
                                               atr=atr)

@@ -288,7 +288,8 @@ def colour_range(view: HeatmapView) -> tuple[tuple[float, float], dict[str, Any]
     lo, hi = np.log10(view.zmin), np.log10(view.zmax)
     ticks = [m * 10.0 ** k for k in range(int(np.floor(lo)), int(np.ceil(hi)) + 1) for m in (1, 2, 5)]
     ticks = [t for t in ticks if view.zmin <= t <= view.zmax]
-    return (float(lo), float(hi)), {"tickvals": [float(np.log10(t)) for t in ticks], "ticktext": [usd(t) for t in ticks]}
+    return (float(lo), float(hi)), {"tickvals": [float(np.log10(t)) for t in ticks],
+                                    "ticktext": [usd(t) for t in ticks]}
 
 
 def usd(value: float) -> str:

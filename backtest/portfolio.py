@@ -57,7 +57,10 @@ class Costs:
 
     @classmethod
     def from_settings(cls, settings: Any) -> "Costs":
-        """The venue's costs from ``settings.paper`` (fees, slippage, funding times); funding on/off from ``settings.backtest``."""
+        """The venue's costs from ``settings.paper`` (fees, slippage, funding times).
+
+        Funding on/off comes from ``settings.backtest``.
+        """
         b, p = settings.backtest, settings.paper
         return cls(taker_fee=p.taker_fee, maker_fee=p.maker_fee, slippage_bps=p.slippage_bps, funding=b.funding,
                    funding_interval_h=p.funding_interval_h, default_funding_rate=p.default_funding_rate)

@@ -191,6 +191,11 @@ class StoredRows:
     def __len__(self) -> int:
         return int(self.rows.size)
 
+    def fused_series(self) -> Any:
+        """These rows as the fused loop reads them (``backtest.fused_stored``), or ``None`` when it cannot."""
+        from backtest.fused_stored import stored_bars
+        return stored_bars(self.series, self.rows)
+
     def snapshot(self, j: int) -> HeatmapSnapshot | None:
         """The latest stored snapshot at bar ``j`` (the same object while it stays the latest)."""
         r = int(self.rows[j])
@@ -221,20 +226,26 @@ def replay(data: MarketData, heatmaps: HeatmapRows, settings: Any, *, log: Any =
            prescreen: bool = True, fingerprints: bool = False, fused: bool = True) -> ReplayResult:
     """Every valid bar through the shared decision step, in order (the batched path).
 
-    Synthetic heatmaps go through the fused numba loop (``backtest.fused``: the same kernels as
-    ``Decider.step``, all bars in one call); anything else (``fused=False``, recorded snapshots,
-    wrapped rows) calls ``Decider.step`` bar by bar.
+    Synthetic heatmaps and stored snapshots go through the fused numba loop (``backtest.fused``: the
+    same kernels as ``Decider.step``, all bars in one call; stored ones grouped by
+    ``backtest.fused_stored``); anything else (``fused=False``, wrapped rows, a store the fused loop
+    cannot take) calls ``Decider.step`` bar by bar.
     ``fingerprints``: record a hash of each bar's clusters and engine output, so a lookahead
     check sees a change in what a bar decided on even when it emitted nothing (a fused run's
     fingerprints compare with another fused run's only)."""
+    series: Any = None
     if fused and type(heatmaps) is SyntheticRows:
+        series = heatmaps.series
+    elif fused and type(heatmaps) is StoredRows:
+        series = heatmaps.fused_series()
+    if series is not None:
         from backtest.fused_replay import run_fused, supported
-        if supported(heatmaps.series):
+        if supported(series):
             if progress is not None:
                 progress(0, int(data.valid.sum()))
             close_ns = data.close_ns[data.valid]
             keep = None if keep_clusters_from_ns is None else int(np.searchsorted(close_ns, keep_clusters_from_ns))
-            fields = run_fused(data, heatmaps.series, settings, log=log, keep_from=keep, fingerprints=fingerprints)
+            fields = run_fused(data, series, settings, log=log, keep_from=keep, fingerprints=fingerprints)
             if progress is not None:
                 progress(close_ns.size, close_ns.size)
             return ReplayResult(bars=int(close_ns.size), **fields)

@@ -40,12 +40,16 @@ def write_report(result: BacktestResult, path: Path, settings: Any, *, days: flo
                  lookahead: dict[str, Any] | None = None) -> Path:
     """Write the report to ``path`` atomically; returns ``path``."""
     info = summary(result)
-    parts = [_head(info, settings), _stats_table(result), _signals_block(info, lookahead)]
+    parts = [_head(info, settings), _stats_table(result), _analysis_block(info["analysis"]),
+             _signals_block(info, lookahead)]
     parts.append(_section("Heatmap, last %s days: clusters, entries and exits (combined book)" % f"{days:g}",
                           _img(_detail_png(result, days))))
     parts.append(_section("Equity and drawdown", _equity_html(result)))
-    parts.append(_section("Heatmap, whole span", _img(_overview_png(result))))
-    parts.append(_section(f"Trades ({len(result.portfolio.trades)})", _trades_table(result)))
+    parts.append(_section("Heatmap, whole span, with the combined book's entries and exits",
+                          _img(_overview_png(result))))
+    parts.append(_section(f"Trades ({len(result.portfolio.trades)}: the combined book and each strategy alone)",
+                          _trades_table(result)))
+    parts.append(_section("Parameters used", _parameters_block(info["parameters"])))
     page = _PAGE.format(title=html.escape(f"liqbot backtest {info['run']['symbol']}"), body="\n".join(parts))
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -94,9 +98,13 @@ def _overview_png(result: BacktestResult) -> bytes | None:
     series = getattr(rows, "series", None)
     if series is None or not len(series):
         return None
+    t = result.portfolio.trades
+    combined = t[t["strategy"] == "combined"]
     # log colours: USD at risk differs by orders of magnitude between open-interest and volume spans
-    view = heatmap_view(series, result.data.candles(), None, None, max_columns=1500, max_candles=400,
-                        log_scale=True, title=f"{result.data.symbol} liquidation heatmap, whole span (log colour)")
+    view = heatmap_view(series, result.data.candles(), None, combined if len(combined) else None, max_columns=1500,
+                        max_candles=400, log_scale=True,
+                        title=f"{result.data.symbol} liquidation heatmap, whole span (log colour), "
+                              f"{len(combined)} trades of the combined book")
     return _png(render(view, width_px=1600, height_px=700))
 
 
@@ -158,12 +166,18 @@ def _stats_table(result: BacktestResult) -> str:
 
 
 def _trades_table(result: BacktestResult) -> str:
+    """The trades, one column (book) shown at a time, each table column filterable by text (inline script)."""
     t = result.portfolio.trades.sort_values(["entry_time", "column"])
+    books = ["combined", *[c for c in result.portfolio.columns if c != "combined"]]
+    options = "".join(f'<option value="{html.escape(b)}">{html.escape(b)} '
+                      f'({int((t["strategy"] == b).sum())})</option>' for b in books)
     cols: Sequence[tuple[str, str]] = (("strategy", "strategy"), ("side", "side"), ("entry_time", "entry (UTC)"),
                                        ("entry_price", "entry"), ("stop_loss", "stop"), ("take_profit", "target"),
                                        ("exit_time", "exit (UTC)"), ("exit_price", "exit"), ("reason", "exit by"),
                                        ("pnl", "P&L $"), ("r_multiple", "R"), ("signal_id", "signal"))
     head = "".join(f"<th>{label}</th>" for _, label in cols)
+    filters = "".join(f'<th><input class="flt" data-col="{i}" placeholder="filter" size="8"></th>'
+                      for i in range(len(cols)))
     body = []
     for r in t.itertuples(index=False):
         cells = []
@@ -177,8 +191,65 @@ def _trades_table(result: BacktestResult) -> str:
                 text = html.escape(str(v))
             cls = ' class="neg"' if key in ("pnl", "r_multiple") and v < 0 else ""
             cells.append(f"<td{cls}>{text}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    return f'<div class="scroll"><table class="trades"><tr>{head}</tr>{"".join(body)}</table></div>'
+        body.append(f'<tr data-book="{html.escape(str(r.strategy))}">{"".join(cells)}</tr>')
+    return (f'<p>book <select id="book">{options}</select> (one book at a time; the filters match any part of a '
+            f'cell, e.g. LONG, stop, 2025-03)</p><div class="scroll"><table class="trades" id="trades">'
+            f'<tr>{head}</tr><tr>{filters}</tr>{"".join(body)}</table></div>{_FILTER_JS}')
+
+
+_FILTER_JS = """<script>
+(function () {
+  var table = document.getElementById('trades'), book = document.getElementById('book');
+  var inputs = table.querySelectorAll('input.flt');
+  function apply() {
+    var want = [];
+    inputs.forEach(function (i) { want[+i.dataset.col] = i.value.toLowerCase(); });
+    table.querySelectorAll('tr[data-book]').forEach(function (row) {
+      var ok = row.dataset.book === book.value;
+      for (var c = 0; ok && c < want.length; c++) {
+        if (want[c] && row.cells[c].textContent.toLowerCase().indexOf(want[c]) < 0) { ok = false; }
+      }
+      row.style.display = ok ? '' : 'none';
+    });
+  }
+  book.addEventListener('change', apply);
+  inputs.forEach(function (i) { i.addEventListener('input', apply); });
+  apply();
+})();
+</script>"""
+
+
+def _analysis_block(a: dict[str, Any]) -> str:
+    """Sortino, Calmar, drawdown duration, long/short, holding time, best/worst per book; buy and hold; months."""
+    bh = a["buy_and_hold"]
+    rows = []
+    for c in a["columns"]:
+        dd, h = c["drawdown_duration"], c["holding_hours"]
+        best, worst = c["best_trade"], c["worst_trade"]
+        cells = [_fmt(c["sortino"], "{:.2f}"), _fmt(c["calmar"], "{:.2f}"), _fmt(dd["days"], "{:.1f}"),
+                 f"{c['long']['trades']} / {_fmt(c['long']['pnl_usd'], '{:+,.2f}')}",
+                 f"{c['short']['trades']} / {_fmt(c['short']['pnl_usd'], '{:+,.2f}')}",
+                 _fmt(h["median"], "{:.1f}"), _fmt(h["max"], "{:.1f}"),
+                 "-" if best is None else f"{best['pnl_usd']:+,.2f} ({best['entry_time'][:10]})",
+                 "-" if worst is None else f"{worst['pnl_usd']:+,.2f} ({worst['entry_time'][:10]})"]
+        cls = ' class="combined"' if c["column"] == "combined" else ""
+        rows.append(f"<tr{cls}><th>{html.escape(c['column'])}</th>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("book", "Sortino", "Calmar", "longest DD (days)", "long: trades / $",
+                                               "short: trades / $", "median hold (h)", "max hold (h)", "best trade $",
+                                               "worst trade $"))
+    text = (f"<p>Buy and hold over the same bars: {_fmt(bh['return_pct'], '{:+.2f}')} % (max drawdown "
+            f"{_fmt(bh['max_drawdown_pct'], '{:.2f}')} %, no costs).</p><table><tr>{head}</tr>{''.join(rows)}</table>")
+    combined = a["columns"][-1]["months"]
+    mrows = "".join(f"<tr><th>{m['month']}</th><td>{m['trades']}</td><td>{_fmt(m['pnl_usd'], '{:+,.2f}')}</td>"
+                    f"<td>{_fmt(m['return_pct'], '{:+.2f}')}</td></tr>" for m in combined)
+    text += ("<h3>Per month, combined book</h3><table><tr><th>month</th><th>trades closed</th><th>P&amp;L $</th>"
+             f"<th>return %</th></tr>{mrows}</table>")
+    return _section("Analysis", text)
+
+
+def _parameters_block(p: dict[str, Any]) -> str:
+    import json
+    return f"<pre>{html.escape(json.dumps(p, indent=1, default=str))}</pre>"
 
 
 def _head(info: dict[str, Any], settings: Any) -> str:
@@ -204,7 +275,11 @@ def _signals_block(info: dict[str, Any], lookahead: dict[str, Any] | None) -> st
             f"{s['engine_bars']:,} bars.</p>")
     if lookahead is not None:
         verdict = "passed" if lookahead["ok"] else "FAILED"
-        text += f"<p>Lookahead check {verdict} at {len(lookahead['cuts'])} cut times.</p>"
+        cuts = "".join(f"<li>{html.escape(c['cut'])}: {c['signals_compared']:,} signals and {c['trades_compared']:,} "
+                       f"trades compared, {len(c['problems'])} differences</li>" for c in lookahead["cuts"])
+        text += (f"<p>Lookahead check {verdict} at {len(lookahead['cuts'])} cut times: the backtest was repeated on "
+                 "the data cut at each time; the signals up to the cut and the trades closed before it must equal "
+                 f"the full run's.</p><ul>{cuts}</ul>")
     return _section("Signals", text)
 
 

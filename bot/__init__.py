@@ -1,6 +1,6 @@
 """liqbot's bot package. Importing it sets two process-wide runtime choices before numba/numpy load.
 
-- numba's cache for liqbot's kernels is stamped with the whole source tree (``bot.jitcache``).
+- numba's cache for liqbot's kernels is stamped per module with what it imports (``bot.jitcache``).
 - numpy's transparent-huge-page advice for large arrays is off unless the user set
   ``NUMPY_MADVISE_HUGEPAGE``: the backtester allocates a few hundred MB of heatmap windows per
   run, and on kernels that compact memory on a huge-page fault (defrag=madvise, a common default)

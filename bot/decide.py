@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import numba
 import numpy as np
 
+from bot.clusters.kernel import (F_LEVEL, F_PEAK_STRENGTH, F_PEAK_USD, F_STRENGTH, F_USD, I_ACTIVE, I_BROKEN_AT,
+                                 I_SIDE, NF, NI)
 from bot.clusters.magnets import magnet_read
-from bot.clusters.tracker import ClusterTracker
+from bot.clusters.tracker import ClusterTracker, to_ns
 from bot.domain import Cluster, HeatmapSnapshot, MagnetRead, MarketContext, utc
 from bot.errors import DataError
 from strategies.engine import Engine, EngineResult
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from config.settings import Settings
 
 ATR_BARS = 14
+SIDE_SHORT = 1  # the side code of a short cluster in the tracker's rows (``bot.clusters.grouping.SIDES``)
 STATE_VERSION = 1
 
 
@@ -150,43 +153,74 @@ class Prescreen:
 
     def may_fire(self, clusters: Sequence[Cluster], price: float, now: datetime) -> bool:
         """False only when no enabled strategy can make a candidate from ``clusters``."""
+        cf, ci = rows_of(clusters)
+        return self.may_fire_rows(cf, ci, price, now)
+
+    def may_fire_rows(self, cf: np.ndarray, ci: np.ndarray, price: float, now: datetime) -> bool:
+        """:meth:`may_fire` on the tracker's state rows (``ClusterTracker.rows``): no cluster objects built."""
         if not self.active:
             return True
+        if cf.shape[0] == 0:
+            return False
         hunt, sr, bo = self.hunt, self.sr, self.breakout
-        window = bo.lookback_bars * bo.bar_minutes * 60.0 * (1 + _SLACK) + 1e-6 if bo is not None else 0.0
-        for c in clusters:
-            level = c.price_level
-            if not (math.isfinite(level) and level > 0):
-                continue
-            dist = abs(level - price) / price * 100.0 * (1 - _SLACK)
+        level = cf[:, F_LEVEL]
+        with np.errstate(invalid="ignore"):
+            usable = np.isfinite(level) & (level > 0)
+            dist = np.abs(level - price) / price * 100.0 * (1 - _SLACK)
             # a short cluster above price, a long one at or below it (what hunt and support/resistance read)
-            beyond = (level > price) if c.side.value == "short" else (level <= price)
-            if c.active:
-                strength, usd = _num(c.strength), _num(c.open_interest)
-                if hunt is not None and beyond and strength >= hunt.min_strength * (1 - _SLACK) \
-                        and dist < hunt.max_distance_pct and usd >= hunt.min_usd * (1 - _SLACK):
-                    return True
-                if sr is not None and beyond and strength >= sr.min_strength * (1 - _SLACK) and dist <= sr.band_pct:
-                    return True
-            elif bo is not None and c.broken_at is not None:
-                age = (now - c.broken_at).total_seconds()
-                if -1e-6 <= age <= window and _num(c.peak_open_interest) >= bo.min_usd * (1 - _SLACK) \
-                        and _num(c.peak_strength) >= bo.min_strength * (1 - _SLACK):
-                    return True
-        return False
+            beyond = np.where(ci[:, I_SIDE] == SIDE_SHORT, level > price, level <= price)
+            active = usable & (ci[:, I_ACTIVE] == 1)
+            strength, usd = _num(cf[:, F_STRENGTH]), _num(cf[:, F_USD])
+            if hunt is not None and np.any(active & beyond & (strength >= hunt.min_strength * (1 - _SLACK))
+                                           & (dist < hunt.max_distance_pct) & (usd >= hunt.min_usd * (1 - _SLACK))):
+                return True
+            if sr is not None and np.any(active & beyond & (strength >= sr.min_strength * (1 - _SLACK))
+                                         & (dist <= sr.band_pct)):
+                return True
+            if bo is None:
+                return False
+            broken_us = ci[:, I_BROKEN_AT] // 1000  # the cluster's broken_at, truncated to microseconds
+            gone = usable & (ci[:, I_ACTIVE] != 1) & (ci[:, I_BROKEN_AT] >= 0)
+            if not np.any(gone):
+                return False
+            window = bo.lookback_bars * bo.bar_minutes * 60.0 * (1 + _SLACK) + 1e-6
+            age = (to_ns(now) // 1000 - broken_us) / 1e6
+            # a cluster's peaks are never below its current values (Cluster.__post_init__)
+            peak_usd = np.where(cf[:, F_PEAK_USD] < cf[:, F_USD], cf[:, F_USD], cf[:, F_PEAK_USD])
+            peak_strength = np.where(cf[:, F_PEAK_STRENGTH] < cf[:, F_STRENGTH], cf[:, F_STRENGTH],
+                                     cf[:, F_PEAK_STRENGTH])
+            return bool(np.any(gone & (age >= -1e-6) & (age <= window)
+                               & (_num(peak_usd) >= bo.min_usd * (1 - _SLACK))
+                               & (_num(peak_strength) >= bo.min_strength * (1 - _SLACK))))
 
 
-def _num(x: float) -> float:
+def rows_of(clusters: Sequence[Cluster]) -> tuple[np.ndarray, np.ndarray]:
+    """Clusters as tracker state rows (the columns the prescreen reads)."""
+    cf = np.zeros((len(clusters), NF))
+    ci = np.zeros((len(clusters), NI), dtype=np.int64)
+    for r, c in enumerate(clusters):
+        cf[r, [F_LEVEL, F_USD, F_STRENGTH, F_PEAK_USD, F_PEAK_STRENGTH]] = (
+            c.price_level, c.open_interest, c.strength, c.peak_open_interest, c.peak_strength)
+        ci[r, I_SIDE] = SIDE_SHORT if c.side.value == "short" else 1 - SIDE_SHORT
+        ci[r, I_ACTIVE] = 1 if c.active else 0
+        ci[r, I_BROKEN_AT] = to_ns(c.broken_at) if c.broken_at is not None else -1
+    return cf, ci
+
+
+def _num(x: np.ndarray) -> np.ndarray:
     """Non-finite numbers read as 0, as the strategies' cluster table reads them."""
-    return x if math.isfinite(x) else 0.0
+    return np.where(np.isfinite(x), x, 0.0)
 
 
 class Decider:
     """The per-bar decision of one symbol: tracker, ATR window, engine and cooldown gate."""
 
     def __init__(self, settings: "Settings", symbol: str, bar_seconds: float, *, engine: Any = None,
-                 prescreen: bool = True) -> None:
+                 prescreen: bool = True, keep_clusters: bool = True) -> None:
+        """``keep_clusters=False``: a :class:`Decision` carries clusters only when the engine ran (the
+        runner reads none; building them on every bar was a quarter of a replay step)."""
         self.symbol = symbol
+        self.keep_clusters = keep_clusters
         self.bar_seconds = float(bar_seconds)
         self.clusters_settings = settings.clusters
         self.tracker = ClusterTracker(settings.clusters, symbol)
@@ -211,12 +245,16 @@ class Decider:
         self.recent.append((high, low, close))
         if snapshot is None:
             return Decision()
-        clusters = self.tracker.update(snapshot, high, low)
+        self.tracker.advance(snapshot, high, low)
+        clusters = self.tracker.clusters() if self.keep_clusters else []
         if not trade:
             return Decision(clusters)
-        if self.prescreen is not None and not self.prescreen.may_fire(clusters, snapshot.price, snapshot.ts):
+        if self.prescreen is not None and not self.prescreen.may_fire_rows(*self.tracker.rows(), snapshot.price,
+                                                                           snapshot.ts):
             self.skipped += 1
             return Decision(clusters, EngineResult())
+        if not self.keep_clusters:
+            clusters = self.tracker.clusters()
         magnets = magnet_read(clusters, snapshot.price, self.bias_threshold)
         ctx = MarketContext.from_total(self.symbol, snapshot.ts, snapshot.price, oi_usd or 0.0, ls_ratio or 1.0,
                                        funding_rate=funding_rate, atr=atr_of(self.recent))
@@ -235,11 +273,11 @@ class Decider:
 
     @classmethod
     def from_state(cls, settings: "Settings", symbol: str, bar_seconds: float, state: dict[str, Any], *,
-                   engine: Any = None, prescreen: bool = True) -> "Decider":
+                   engine: Any = None, prescreen: bool = True, keep_clusters: bool = True) -> "Decider":
         """Rebuild from :meth:`state`; another symbol or version is a DataError."""
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION or state.get("symbol") != symbol:
             raise DataError(f"decider state is not a version-{STATE_VERSION} state of {symbol}", field="state")
-        out = cls(settings, symbol, bar_seconds, engine=engine, prescreen=prescreen)
+        out = cls(settings, symbol, bar_seconds, engine=engine, prescreen=prescreen, keep_clusters=keep_clusters)
         out.tracker = ClusterTracker.from_state(settings.clusters, symbol, state["tracker"])
         out.recent.extend((float(h), float(lo), float(c)) for h, lo, c in state.get("recent", []))
         out.gate.restore(state.get("cooldown"))

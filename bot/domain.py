@@ -32,6 +32,7 @@ class HeatmapSource(StrEnum):
     COINGLASS = "coinglass"
     BASTION = "bastion"
     PERP_API = "perp-api"
+    HYPERLIQUID = "hyperliquid"
     RECORDED = "recorded"
 
 
@@ -134,9 +135,13 @@ class Cluster:
 
     ``distance_from_price`` is in percent of the current price, always >= 0 (``side`` tells
     the direction). ``liquidation_count`` is an estimate (USD / typical position size).
-    ``peak_open_interest``/``peak_strength`` are the largest values over the cluster's life:
-    price eats a cluster from its near edge, so at the moment of a break the remnant is small
-    while the fuel it held was not (never below the current values).
+    ``peak_open_interest``/``peak_strength`` are the largest values over the cluster's life (never
+    below the current values). What really happens at a break (measured, issue 11): the tracker
+    breaks a cluster when a bar trades through its USD-weighted level, judged against the state
+    before that bar, and one 5-minute bar usually crosses a whole cluster, so a synthetic cluster
+    breaks whole: at the break it still holds about 99 % of its peak USD (``liqbot validate``,
+    ``map.break_remnant_share_median``). The peak differs from the current value mainly through
+    decay and churn, not because price ate the cluster from its near edge first.
     """
 
     cluster_id: str

@@ -1,8 +1,8 @@
 """Errors split by the reaction they demand.
 
-Every layer raises one of these; the CLI maps them to exit codes:
-``DataError`` and ``ConfigError`` -> exit 2 with one line on stderr,
-anything else -> exit 1.
+Every layer raises one of these; the CLI maps them to exit codes (``bot.cli.exits``):
+``DataError``, ``ConfigError``, ``RetryableError`` (the network, with a hint) and
+``StateLockedError`` -> exit 2 with one line on stderr, anything else -> exit 1.
 """
 
 from __future__ import annotations
@@ -54,3 +54,7 @@ class RejectedError(LiqbotError):
 
 class FatalError(LiqbotError):
     """Something that must stop the bot (bad credentials, reconciliation mismatch)."""
+
+
+class StateLockedError(FatalError):
+    """The state folder is held by another liqbot process: wait for it or choose another ``--state``."""

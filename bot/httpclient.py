@@ -50,7 +50,20 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 def http_get(url: str, *, headers: Mapping[str, str] | None = None, timeout_s: float,
              what: str) -> bytes:
     """One GET; returns the body of a 2xx response or raises the mapped liqbot error."""
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
+    return _send(urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})}), timeout_s, what)
+
+
+def http_post_json(url: str, payload: object, *, headers: Mapping[str, str] | None = None, timeout_s: float,
+                   what: str) -> bytes:
+    """One POST of ``payload`` as JSON (an info-style read, e.g. Hyperliquid ``/info``); errors as ``http_get``."""
+    import json
+    body = json.dumps(payload).encode("utf-8")
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "User-Agent": USER_AGENT, "Content-Type": "application/json", **(headers or {})})
+    return _send(request, timeout_s, what)
+
+
+def _send(request: urllib.request.Request, timeout_s: float, what: str) -> bytes:
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 (http/https only)
             return response.read()

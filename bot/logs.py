@@ -8,6 +8,7 @@ fields whose names look secret, before any renderer sees the event.
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import re
 import sys
 from pathlib import Path
@@ -69,10 +70,12 @@ def _render_exc_then_redact(redactor: Redactor) -> list[Any]:
 
 
 def configure_logging(level: str = "INFO", file: Path | None = None, console: bool = True,
-                      secrets: Iterable[str | SecretStr | None] = (), stream: Any = None) -> Redactor:
+                      secrets: Iterable[str | SecretStr | None] = (), stream: Any = None,
+                      max_bytes: int = 0, backups: int = 0) -> Redactor:
     """Configure structlog and the stdlib root logger once for the process.
 
-    Returns the redactor so callers (and tests) can check what it protects.
+    ``file`` rotates at ``max_bytes`` keeping ``backups`` older files (``liqbot.log.1`` ...);
+    ``max_bytes=0`` never rotates. Returns the redactor so callers (and tests) can check what it protects.
     """
     global _ACTIVE
     redactor = _ACTIVE = Redactor(secrets)
@@ -89,7 +92,7 @@ def configure_logging(level: str = "INFO", file: Path | None = None, console: bo
     root.setLevel(level)
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
-        fh = logging.FileHandler(file, encoding="utf-8")
+        fh = logging.handlers.RotatingFileHandler(file, encoding="utf-8", maxBytes=max_bytes, backupCount=backups)
         fh.setFormatter(structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,

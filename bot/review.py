@@ -9,7 +9,7 @@ both is a stop; a signal that hits neither before the data ends is open, marked 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Sequence
@@ -85,8 +85,37 @@ class Bars:
 
 
 @dataclass(frozen=True, slots=True)
+class Costs:
+    """What a fill costs on the paper venue: fee rates and adverse slippage (``[paper]``)."""
+
+    taker_fee: float = 0.0
+    maker_fee: float = 0.0
+    slippage_bps: float = 0.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "Costs":
+        """The paper venue's costs (the backtest pays the same)."""
+        p = settings.paper
+        return cls(p.taker_fee, p.maker_fee, p.slippage_bps)
+
+    def net_r(self, s: Signal, result: "Result", exit_price: float) -> float:
+        """The R of a round trip after fees and slippage (no funding): a market entry (taker, slipped),
+        a take-profit limit (maker), a stop or an open position closed at market (taker, slipped)."""
+        sign = 1.0 if s.signal == Direction.LONG else -1.0
+        slip = self.slippage_bps / 1e4
+        entry = s.entry_price * (1 + sign * slip)
+        if result == Result.TAKE_PROFIT:
+            exit_fill, exit_fee = exit_price, self.maker_fee
+        else:
+            exit_fill, exit_fee = exit_price * (1 - sign * slip), self.taker_fee
+        pnl = sign * (exit_fill - entry) - entry * self.taker_fee - exit_fill * exit_fee
+        return pnl / abs(s.entry_price - s.stop_loss)
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
-    """One signal's result on the candles; ``r_multiple`` is the P&L in units of its risk."""
+    """One signal's result on the candles; ``r_multiple`` is the gross P&L in units of its risk,
+    ``r_net`` the same after fees and slippage (no funding)."""
 
     id: str
     result: Result
@@ -94,6 +123,7 @@ class Outcome:
     exit_price: float | None
     r_multiple: float | None
     bars: int
+    r_net: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping."""
@@ -107,7 +137,15 @@ def _first(mask: np.ndarray) -> int:
     return int(np.argmax(mask)) if mask.any() else -1
 
 
-def outcome(s: Signal, bars: Bars) -> Outcome:
+def outcome(s: Signal, bars: Bars, costs: Costs | None = None) -> Outcome:
+    """The outcome of one signal (its net R with ``costs``)."""
+    o = _gross_outcome(s, bars)
+    if costs is None or o.exit_price is None:
+        return o
+    return replace(o, r_net=costs.net_r(s, o.result, o.exit_price))
+
+
+def _gross_outcome(s: Signal, bars: Bars) -> Outcome:
     """The outcome of one signal, scanning the candles in vectorized chunks."""
     start = int(np.searchsorted(bars.ts, pd.Timestamp(s.timestamp).as_unit("ns").value, side="left"))
     n = bars.ts.size
@@ -143,13 +181,31 @@ def _ts(ns: np.int64) -> datetime:
     return pd.Timestamp(int(ns), unit="ns", tz="UTC").to_pydatetime()
 
 
-def outcomes(signals: Sequence[Signal], bars: Bars) -> list[Outcome]:
+def outcomes(signals: Sequence[Signal], bars: Bars, costs: Costs | None = None) -> list[Outcome]:
     """Outcomes of ``signals`` (all on the candles' symbol)."""
     symbols = {s.symbol for s in signals}
     if len(symbols) > 1:
         raise DataError(f"signals of {len(symbols)} symbols but one candle series: pick one with --symbol",
                         field="--candles")
-    return [outcome(s, bars) for s in signals]
+    return [outcome(s, bars, costs) for s in signals]
+
+
+def candle_warnings(signals: Sequence[Signal], bars: Bars, candle_symbol: str | None) -> list[str]:
+    """What makes a review against these candles doubtful: another symbol, signals outside their span."""
+    out = []
+    other = sorted({s.symbol for s in signals} - {candle_symbol}) if candle_symbol else []
+    if other:
+        out.append(f"the candles are {candle_symbol} but the signals are {', '.join(other)}: outcomes are not "
+                   "theirs")
+    if signals and bars.ts.size:
+        step = int(np.median(np.diff(bars.ts))) if bars.ts.size > 1 else 0
+        lo, hi = int(bars.ts[0]), int(bars.ts[-1]) + step
+        ns = np.array([pd.Timestamp(s.timestamp).as_unit("ns").value for s in signals], dtype=np.int64)
+        outside = int(((ns < lo) | (ns >= hi)).sum())
+        if outside:
+            out.append(f"{outside} of {len(signals)} signals are outside the candles' span "
+                       f"({iso(_ts(np.int64(lo)))} to {iso(_ts(np.int64(hi)))}): no data for them")
+    return out
 
 
 SIGNAL_COLUMNS = ["id", "timestamp", "symbol", "strategy", "signal", "entry_price", "stop_loss", "take_profit",
@@ -169,7 +225,7 @@ def signals_frame(signals: Sequence[Signal]) -> pd.DataFrame:
 def with_outcomes(frame: pd.DataFrame, results: Sequence[Outcome]) -> pd.DataFrame:
     """``frame`` joined with the outcome columns (by signal id, order kept)."""
     out = pd.DataFrame([o.to_dict() for o in results],
-                       columns=["id", "result", "exit_ts", "exit_price", "r_multiple", "bars"])
+                       columns=["id", "result", "exit_ts", "exit_price", "r_multiple", "r_net", "bars"])
     return frame.merge(out, on="id", how="left")
 
 
@@ -188,7 +244,7 @@ def strategy_stats(signals: Sequence[Signal]) -> list[dict[str, Any]]:
 
 
 OUTCOME_COLUMNS = ["strategy", "signals", "take_profit", "stop_loss", "open", "no_data", "win_rate", "avg_r_closed",
-                   "total_r_closed"]
+                   "total_r_closed", "avg_r_net_closed", "total_r_net_closed"]
 
 
 def outcome_stats(signals: Sequence[Signal], results: Sequence[Outcome]) -> list[dict[str, Any]]:
@@ -200,12 +256,15 @@ def outcome_stats(signals: Sequence[Signal], results: Sequence[Outcome]) -> list
     for name, part in [*sorted(f.groupby("strategy"), key=lambda kv: kv[0]), ("all", f)]:
         res = part["result"]
         tp, sl = int((res == Result.TAKE_PROFIT).sum()), int((res == Result.STOP_LOSS).sum())
-        closed = part[res.isin([Result.TAKE_PROFIT, Result.STOP_LOSS])]["r_multiple"]
+        done = part[res.isin([Result.TAKE_PROFIT, Result.STOP_LOSS])]
+        closed, net = done["r_multiple"], done["r_net"].dropna()
         rows.append({"strategy": name, "signals": int(len(part)), "take_profit": tp, "stop_loss": sl,
                      "open": int((res == Result.OPEN).sum()), "no_data": int((res == Result.NO_DATA).sum()),
                      "win_rate": tp / (tp + sl) if tp + sl else None,
                      "avg_r_closed": float(closed.mean()) if len(closed) else None,
-                     "total_r_closed": float(closed.sum()) if len(closed) else 0.0})
+                     "total_r_closed": float(closed.sum()) if len(closed) else 0.0,
+                     "avg_r_net_closed": float(net.mean()) if len(net) else None,
+                     "total_r_net_closed": float(net.sum()) if len(net) else 0.0})
     return rows
 
 

@@ -4,8 +4,12 @@ Per closed bar of each symbol: quality gate -> venue moves (paper) -> heatmap sn
 the shared decision step (:class:`bot.decide.Decider`: cluster tracker, magnets, market
 context, engine, cooldown gate; the backtester calls the same one) -> signal log -> risk guard
 -> broker -> store, with the whole step committed in one SQLite transaction (cursor, component state
-and paper venue included), so a ``kill -9`` at any moment resumes from a whole step. Clock
-and sleep are injected; a stop request ends the loop after the current step.
+and paper venue included), so a ``kill -9`` at any moment resumes from a whole step. A historic
+run on the simulated venue commits batches of steps instead (``feed.commit_every_bars`` /
+``feed.commit_every_s``, :mod:`bot.store.batching`): each step's rows join one open transaction
+and the cursor and component state are written when the batch commits, so a ``kill -9`` resumes
+from the last whole batch. Clock and sleep are injected; a stop request ends the loop after the
+current step.
 
 What differs between paper and live lives in one object, the :class:`~bot.execution.venue.Venue`
 (startup reconciliation, settling with the venue, a simulated venue's bar and state); a live
@@ -33,6 +37,8 @@ from bot.feeds.quality import QualityGate
 from bot.logs import get_logger
 from bot.risk import Exposure, RiskGuard, RiskState, TradingState, trip
 from bot.store import Decision, SignalDecision, StepWrite, Store
+from bot.store.frames import ClusterFrame
+from bot.store.batching import batch_for
 from config.settings import Settings
 from strategies.engine import EngineResult
 from strategies.signal import Direction, Signal
@@ -97,7 +103,8 @@ class Runner:
         self.guard = RiskGuard(settings.risk)
         self.bar_seconds = feed.timeframe.total_seconds()
         # one shared decision step per symbol: the backtester calls the same Decider (parity)
-        self.deciders = {s: Decider(settings, s, self.bar_seconds, engine=engine) for s in feed.symbols}
+        self.deciders = {s: Decider(settings, s, self.bar_seconds, engine=engine, keep_clusters=False)
+                         for s in feed.symbols}
         self.marks: dict[str, float] = {}
         self.manager: OrderManager | None = None
         self.problems: list[str] = []  # startup reconciliation mismatches
@@ -108,6 +115,14 @@ class Runner:
         self._warm_steps = 0
         self._unsaved: list[HeatmapSnapshot] = []  # snapshots of warmup steps not committed yet
         self._skipped: tuple[BarBatch, Any] | None = None  # the last warmup step left uncommitted
+        self._chart: tuple[list[Any], list[ClusterFrame]] = ([], [])  # bars and cluster frames not committed yet
+        # a deterministic replay on the simulated venue commits batches of steps (live: every step)
+        self.batch = batch_for(historic and isinstance(venue, PaperVenue), settings.feed.commit_every_bars,
+                               settings.feed.commit_every_s)
+        self._cursor_batch: BarBatch | None = None  # the last step of the open batch
+        self._written: tuple[list[Any] | None, dict[str, Any] | None] = (None, None)  # positions, risk
+        if self.batch is not None and signal_log is not None:
+            signal_log.defer_sync()  # synced once per batch, before the batch commits
 
     @property
     def broker(self) -> Broker:
@@ -132,7 +147,7 @@ class Runner:
             st = store.kv_get(f"decider:{symbol}")
             if st is not None:
                 self.deciders[symbol] = Decider.from_state(self.settings, symbol, self.bar_seconds, st,
-                                                           engine=self.engine)
+                                                           engine=self.engine, keep_clusters=False)
         self.gate.restore(store.kv_get("gate"))
         self.marks = {k: float(v) for k, v in store.kv_get("marks", {}).items()}
         self.guard.state = RiskState.from_record(store.risk_state())
@@ -166,6 +181,10 @@ class Runner:
             self._loop(until, result)
             if self._skipped is not None:  # a stop during warmup: keep what was done
                 self._commit(*self._skipped, [], [], force=True)
+            self.commit_batch()
+        except BaseException:
+            self.store.rollback_batch()  # the store stays at the last whole batch
+            raise
         finally:
             self.flush_snapshots()
         result.stopped = self._stop
@@ -202,6 +221,8 @@ class Runner:
                 wait = min(wait, every - (self.clock.now() - settled).total_seconds())
             if until is not None:
                 wait = min(wait, (until - self.clock.now()).total_seconds())
+            if wait > 0:
+                self.commit_batch()  # a paced run does not hold a batch open while it sleeps
             self.sleeper.sleep(wait)
 
     def flush_snapshots(self) -> None:
@@ -218,6 +239,8 @@ class Runner:
     def step(self, batch: BarBatch, now: datetime) -> StepInfo:
         """Process every bar of ``batch`` and commit the step."""
         assert self.manager is not None, "start() first"
+        if self.batch is not None:
+            self.store.begin_batch()  # intents and rows of this step join the open batch
         ts = batch.close_ts
         before = self.guard.trading_state
         errors: list[str] = []
@@ -246,8 +269,10 @@ class Runner:
                 decided = self.deciders[bar.symbol].step(snapshot, bar.high, bar.low, bar.close, oi_usd=bar.oi_usd,
                                                          ls_ratio=bar.long_short_ratio, funding_rate=bar.funding_rate,
                                                          trade=trade and bool(settled))
+                self._chart[0].append(bar)
                 if snapshot is None:
                     continue
+                self._chart[1].append(ClusterFrame(bar.symbol, snapshot.ts, snapshot.price, tuple(decided.clusters)))
                 snapshots.append(snapshot)  # warmup too: a replay from the start must see what the tracker saw
                 if batch.warmup:
                     continue
@@ -378,11 +403,31 @@ class Runner:
         if self.snapshots is not None:
             self._unsaved += snapshots
         self._skipped = None
-        if batch.warmup and not (changes.orders or changes.fills) and not force:
+        if self.batch is None and batch.warmup and not (changes.orders or changes.fills) and not force:
             self._warm_steps += 1
             if self._warm_steps % WARMUP_CHECKPOINT:
                 self._skipped = (batch, balance)
                 return  # a crash here replays the warmup from the last checkpoint: no orders exist yet
+        positions, risk = list(self.manager.book.values()), self.guard.state.to_record()
+        if batch.warmup and not (changes.orders or changes.fills):
+            risk = self._written[1]  # the guard does not act before trading: batched or not, no risk row yet
+        rows = StepWrite(ts=batch.close_ts, orders=list(changes.orders.values()), fills=changes.fills,
+                         positions=None if positions == self._written[0] else positions, trades=changes.trades,
+                         balance=None if batch.warmup else balance, decisions=decisions,
+                         risk=None if risk == self._written[1] else risk,
+                         bars=self._chart[0], frames=self._chart[1])
+        self._chart = ([], [])  # chart rows travel with their step's rows (batched or not)
+        self._written = (positions, risk)  # an unchanged book or risk record is not rewritten every step
+        if self.batch is not None:
+            self.store.commit_step(rows)  # joins the open batch; the state follows when it commits
+            self._cursor_batch = batch
+            if self.batch.add() or force:
+                self.commit_batch()
+            return
+        self._write_state(rows, batch)
+
+    def _write_state(self, rows: StepWrite, batch: BarBatch) -> None:
+        """Write ``rows`` with the cursor at ``batch`` and every component's state, then flush snapshots."""
         kv: dict[str, Any] = {"cursor": batch.close_ts.isoformat(), "gate": self.gate.state(),
                               "marks": self.marks}
         if self.run_meta:
@@ -392,24 +437,42 @@ class Runner:
         venue = self.venue.state()
         if venue is not None:
             kv["venue"] = venue
-        self.store.commit_step(StepWrite(
-            ts=batch.close_ts, orders=list(changes.orders.values()), fills=changes.fills,
-            positions=list(self.manager.book.values()), trades=changes.trades,
-            balance=None if batch.warmup else balance, decisions=decisions,
-            risk=self.guard.state.to_record(), kv=kv, blobs=self.heatmaps.state(),
-            outbox=[(s.symbol, s.ts, snapshot_to_bytes(s)) for s in self._unsaved]))
+        rows.kv = kv
+        rows.blobs = self.heatmaps.state()
+        if self.batch is not None and self.snapshots is not None:
+            # write-ahead to the snapshot store, which is idempotent (a rewritten span masks the old
+            # one): a kill before the commit replays these steps and writes the same snapshots again
+            self.snapshots.write(self._unsaved)
+            self._unsaved = []
+        rows.outbox = [(s.symbol, s.ts, snapshot_to_bytes(s)) for s in self._unsaved]
+        self.store.commit_step(rows)
+        self.store.commit_batch()
         self._outbox += len(self._unsaved)
         self._unsaved = []
         if self._outbox >= OUTBOX_FLUSH:
             self.flush_snapshots()
 
+    def commit_batch(self) -> None:
+        """Commit the open batch with the cursor and state after its last step (no-op without one)."""
+        if self.batch is None or not self.store.in_batch:
+            return
+        if self._cursor_batch is None:  # opened, but no step reached its commit: nothing to keep
+            self.store.rollback_batch()
+            return
+        if self.signal_log is not None:
+            self.signal_log.sync()  # the batch's signals are on disk before the store says they were emitted
+        self._write_state(StepWrite(ts=self._cursor_batch.close_ts), self._cursor_batch)
+        self._cursor_batch = None
+        self.batch.committed()
+
     def _commit_venue(self, ts: datetime, balance: Balance | None) -> None:
         """Commit what settling changed, outside a bar step (the feed cursor stays where it is)."""
         assert self.manager is not None
         changes = self.manager.drain()
+        positions, risk = list(self.manager.book.values()), self.guard.state.to_record()
         self.store.commit_step(StepWrite(ts=ts, orders=list(changes.orders.values()), fills=changes.fills,
-                                         positions=list(self.manager.book.values()), trades=changes.trades,
-                                         balance=balance, risk=self.guard.state.to_record()))
+                                         positions=positions, trades=changes.trades, balance=balance, risk=risk))
+        self._written = (positions, risk)
 
     # --- helpers ----------------------------------------------------------------------------
 

@@ -88,6 +88,7 @@ class SignalLogWriter:
     def __init__(self, path: Path | str, fsync: FsyncPolicy | str = FsyncPolicy.ALWAYS) -> None:
         self.path = Path(path)
         self.fsync = FsyncPolicy(fsync)
+        self._deferred = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self.torn_tail: LineProblem | None = self._check_tail()
@@ -141,7 +142,16 @@ class SignalLogWriter:
         written = os.write(self._fd, data)
         if written != len(data):  # a regular file only writes short when the disk is full
             raise OSError(f"{self.path}: short write ({written} of {len(data)} bytes)")
-        if self.fsync == FsyncPolicy.ALWAYS:
+        if self.fsync == FsyncPolicy.ALWAYS and not self._deferred:
+            os.fsync(self._fd)
+
+    def defer_sync(self) -> None:
+        """Sync at :meth:`sync` calls instead of after every line (a batched replay syncs once per batch)."""
+        self._deferred = True
+
+    def sync(self) -> None:
+        """fsync what was written so far (unless the policy is ``never``)."""
+        if self._fd is not None and self.fsync != FsyncPolicy.NEVER:
             os.fsync(self._fd)
 
     def write_signal(self, signal: Signal) -> None:

@@ -23,6 +23,7 @@ from bot.errors import ConfigError
 from bot.inputs import bounds
 from bot.inputs.values import (check_funding_interval, check_log_file, check_span, check_symbols, check_time,
                                check_timeframe, split_symbols)
+from bot.search_space import searchable
 from strategies.breakout import BreakoutParams
 from strategies.hunt import HuntParams
 from strategies.levels import LevelParams
@@ -45,8 +46,13 @@ class LoggingSettings(Section):
 
     level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$",
                        description="Minimum level written to console and file.")
-    file: Path | None = Field(Path("liqbot.log"), description="JSON-lines log file; empty to disable.")
+    file: Path | None = Field(Path("liqbot.log"), description="JSON-lines log file; relative to the state folder "
+                                                              "(--state or state_dir); empty to disable.")
     console: bool = Field(True, description="Readable log lines on stderr.")
+    max_bytes: int = Field(10_000_000, ge=0, description="Rotate the log file at this size; 0 never rotates.")
+    backups: int = Field(3, ge=0, description="Rotated log files kept (liqbot.log.1 ... .N).")
+    compile_notice: bool = Field(True, description="Say on stderr when numba compiles liqbot's kernels (a first "
+                                                   "run on an empty cache), with one line per kernel.")
 
     @field_validator("file", mode="before")
     @classmethod
@@ -72,47 +78,84 @@ class ExchangeSettings(Section):
 class ProviderSettings(Section):
     """Heatmap providers and their keys."""
 
-    heatmap_source: str = Field("synthetic", pattern=r"^(synthetic|kiyotaka|coinglass|bastion|perp-api|recorded)$",
-                                description="Which heatmap source the bot uses.")
+    heatmap_source: str = Field("synthetic",
+                                pattern=r"^(synthetic|kiyotaka|coinglass|bastion|perp-api|hyperliquid|store|recorded)$",
+                                description="Which heatmap source the bot uses (recorded = store).")
     kiyotaka_api_key: SecretStr | None = Field(None, description="X-Kiyotaka-Key header value.")
     kiyotaka_base_url: str = Field("https://api.kiyotaka.ai", description="Kiyotaka API base URL.")
     coinglass_api_key: SecretStr | None = Field(None, description="CG-API-KEY header value.")
     coinglass_base_url: str = Field("https://open-api-v4.coinglass.com", description="CoinGlass API base URL.")
     perp_api_base_url: str = Field("http://127.0.0.1:8004", description="Cluster API base URL.")
+    # --- heatmap sources in the runner (bot.feeds.provider_maps) ---
+    kiyotaka_interval: str = Field("HOUR", pattern=r"^(MINUTE|HOUR|DAY)$",
+                                   description="Kiyotaka point interval requested; also its poll cadence.")
+    kiyotaka_weight_per_min: float = Field(300.0, gt=0, description="Kiyotaka weight budget per minute "
+                                                                     "(a points request of this type weighs 5).")
+    kiyotaka_max_depth: int = Field(1500, ge=1, le=15000, description="Kiyotaka maxDepth (above 1500 costs 20% "
+                                                                       "more weight per 1500-level band).")
+    coinglass_model: str = Field("model2", pattern=r"^model[123]$", description="CoinGlass heatmap model.")
+    coinglass_cadence_s: float = Field(300.0, gt=0, description="CoinGlass poll cadence (its model interval).")
+    coinglass_requests_per_min: float = Field(30.0, gt=0, description="CoinGlass plan limit, requests per minute.")
+    bastion_api_key: SecretStr | None = Field(None, description="Bastion key (optional: the endpoint is public).")
+    bastion_base_url: str = Field("http://127.0.0.1:8005", description="Bastion heatmap API base URL.")
+    bastion_cadence_s: float = Field(30.0, gt=0, description="Bastion poll cadence, seconds.")
+    bastion_requests_per_min: float = Field(60.0, gt=0, description="Bastion requests per minute.")
+    perp_api_api_key: SecretStr | None = Field(None, description="Cluster API key (optional).")
+    perp_api_cadence_s: float = Field(5.0, gt=0, description="Cluster API poll cadence (clusters refresh every 5 s).")
+    perp_api_requests_per_min: float = Field(60.0, gt=0, description="Cluster API requests per minute.")
+    hyperliquid_base_url: str = Field("https://api.hyperliquid.xyz", description="Hyperliquid info API base URL.")
+    hyperliquid_cadence_s: float = Field(60.0, gt=0, description="Hyperliquid map refresh cadence, seconds.")
+    hyperliquid_weight_per_min: float = Field(600.0, gt=0, le=1200,
+                                              description="Share of Hyperliquid's 1200 weight/min per IP to use.")
+    hyperliquid_accounts: list[str] = Field(default_factory=list, description="Accounts (0x addresses) to track.")
+    hyperliquid_discover: bool = Field(True, description="Also track accounts seen in public trades (recentTrades).")
+    hyperliquid_max_accounts: int = Field(500, ge=1, description="At most this many tracked accounts.")
+    hyperliquid_bin_pct: float = Field(0.1, gt=0, le=5, description="Price bin of the Hyperliquid map, % of mark.")
+    hyperliquid_range_pct: float = Field(25.0, gt=0, le=100, description="Map range around the mark, +- %.")
+    stale_after_intervals: int = Field(3, ge=1, description="A map older than this many cadences is stale: "
+                                                            "entries pause until a fresh one arrives.")
+    timeout_s: float = Field(10.0, gt=0, description="HTTP timeout of provider requests.")
+    retry_attempts: int = Field(3, ge=1, le=10, description="Replay: attempts per history request.")
+    backoff_initial_s: float = Field(1.0, gt=0, description="First backoff after a failed poll, seconds.")
+    backoff_max_s: float = Field(60.0, gt=0, description="Longest backoff between failed polls, seconds.")
+    retry_after_max_s: float = Field(300.0, gt=0, description="Longest Retry-After honoured, seconds.")
 
 
 class ClusterSettings(Section):
     """How heatmap levels become clusters, and how their state is tracked."""
 
-    bin_pct: float = Field(0.15, gt=0, le=5, description="Log-price bin width in percent of price (never finer "
-                                                         "than the snapshot's own level spacing).")
-    smooth_bins: int = Field(1, ge=0, le=10, description="Half-width (bins) of the triangular smoothing kernel.")
+    bin_pct: float = searchable(0.15, low=0.05, high=0.6, log=True, gt=0, le=5,
+                                description="Log-price bin width in percent of price (never finer "
+                                            "than the snapshot's own level spacing).")
+    smooth_bins: int = searchable(1, low=0, high=4, ge=0, le=10,
+                                  description="Half-width (bins) of the triangular smoothing kernel.")
     min_cluster_usd: float = Field(0.0, ge=0, le=bounds.MAX_ACCOUNT_USD,
                                    description="Clusters with less USD are dropped.")
-    gap_bins: int = Field(1, ge=0, le=20,
-                          description="Empty bins tolerated inside one cluster before it splits in two "
-                                      "(a tolerated hole never splits a cluster by itself).")
-    core_frac: float = Field(0.5, ge=0, le=1,
-                             description="A cluster's core is where the smoothed profile is >= this fraction of "
-                                         "its peak; thinner flanks form their own clusters. A peak must also rise "
-                                         "by (1 - core_frac) of its height above the valley to count as a magnet.")
+    gap_bins: int = searchable(1, low=0, high=4, ge=0, le=20,
+                               description="Empty bins tolerated inside one cluster before it splits in two "
+                                           "(a tolerated hole never splits a cluster by itself).")
+    core_frac: float = searchable(0.5, low=0.2, high=0.8, ge=0, le=1,
+                                  description="A cluster's core is where the smoothed profile is >= this fraction of "
+                                              "its peak; thinner flanks form their own clusters. A peak must also rise "
+                                              "by (1 - core_frac) of its height above the valley to count as a magnet.")
     implied_tiers: tuple[Annotated[float, Field(gt=1, le=bounds.MAX_LEVERAGE)], ...] = Field(
         (5, 10, 20, 25, 50, 75, 100, 125), min_length=1,
         description="Leverages a cluster's tier is implied from (by distance to price) when the source has no "
                     "tier data.")
     implied_mmr: float = Field(0.004, ge=0, lt=0.5,
                                description="Maintenance margin rate of the implied-tier distance formula.")
-    match_pct: float = Field(0.5, gt=0, le=10,
-                             description="A new cluster inherits an id when its price is within this percent.")
+    match_pct: float = searchable(0.5, low=0.1, high=2.0, log=True, gt=0, le=10,
+                                  description="A new cluster inherits an id when its price is within this percent.")
     broken_retention_s: float = Field(6 * 3600, ge=0, le=bounds.MAX_SPAN.total_seconds(),
                                       description="How long broken clusters are kept (seconds).")
-    strength_quantile: float = Field(0.95, gt=0, le=1,
-                                     description="Strength = cluster USD / this quantile of past cluster USD.")
-    strength_window: int = Field(2000, ge=10, description="How many past cluster sizes the strength reference holds.")
+    strength_quantile: float = searchable(0.99, low=0.8, high=0.999, gt=0, le=1,
+                                          description="Strength = cluster USD / this quantile of past cluster USD.")
+    strength_window: int = Field(20_000, ge=10, description="How many past cluster sizes the strength reference holds "
+                                                            "(20,000: about two days of 5m updates).")
     typical_position_usd: float = Field(25_000.0, gt=0, le=bounds.MAX_POSITION_USD,
                                         description="USD per position for the liquidation_count estimate.")
-    bias_threshold: float = Field(1.2, ge=1, le=1000,
-                                  description="Magnet asymmetry above this (or below 1/x) sets a bias.")
+    bias_threshold: float = searchable(1.2, low=1.05, high=2.5, log=True, ge=1, le=1000,
+                                       description="Magnet asymmetry above this (or below 1/x) sets a bias.")
 
 
 class PaperSettings(Section):
@@ -168,6 +211,13 @@ class FeedSettings(Section):
     live_clusters_s: float = Field(5.0, gt=0, description="live: heatmap/cluster refresh period, seconds.")
     live_prices_s: float = Field(10.0, gt=0, description="live: candle and ticker poll period, seconds.")
     live_oi_s: float = Field(30.0, gt=0, description="live: open interest and long/short poll period, seconds.")
+    commit_every_bars: int = Field(500, ge=1, le=100_000,
+                                   description="sim/replay: steps committed in one SQLite transaction (1 = every "
+                                               "step); a kill -9 resumes from the last committed batch. Live "
+                                               "runs commit every step.")
+    commit_every_s: float = Field(5.0, gt=0, le=3600,
+                                  description="sim/replay: commit the open batch at the latest after this many "
+                                              "seconds of wall time.")
 
     @field_validator("duration", "warmup")
     @classmethod
@@ -193,17 +243,21 @@ class StrategySettings(Section):
         description="Strategies the engine runs; oi_sizing is the sizing stage (off: every multiplier is 1).")
     base_position_usd: float = Field(1000.0, gt=0, le=bounds.MAX_POSITION_USD,
                                      description="Base position notional before OI sizing, USD.")
-    min_rr: float = Field(1.5, gt=0, le=1000, description="Minimum reward/risk of an emitted signal.")
-    min_confidence: float = Field(0.0, ge=0, le=1, description="Minimum confidence of an emitted signal.")
-    max_stop_pct: float = Field(3.0, gt=0, le=100, description="Farthest stop-loss from entry, percent.")
-    min_target_pct: float = Field(0.1, ge=0, le=100, description="Nearest take-profit from entry, percent (fees).")
-    cooldown_bars: int = Field(12, ge=0, le=10_000,
-                               description="A signal of the same (strategy, cluster, direction) is emitted at most "
-                                           "once within this many bars (0 = every bar). Read by the shared "
-                                           "decision step (bot.decide), so paper, live and backtest agree.")
-    cluster_zone_pct: float = Field(0.5, gt=0, le=10,
-                                    description="A cluster's zone (what stops stay out of and targets stop "
-                                                "before): its range, capped to this percent around its level.")
+    min_rr: float = searchable(1.5, low=1.0, high=4.0, gt=0, le=1000,
+                               description="Minimum reward/risk of an emitted signal.")
+    min_confidence: float = searchable(0.0, low=0.0, high=0.8, ge=0, le=1,
+                                       description="Minimum confidence of an emitted signal.")
+    max_stop_pct: float = searchable(3.0, low=0.3, high=5.0, log=True, gt=0, le=100,
+                                     description="Farthest stop-loss from entry, percent.")
+    min_target_pct: float = searchable(0.1, low=0.05, high=1.5, log=True, ge=0, le=100,
+                                       description="Nearest take-profit from entry, percent (fees).")
+    cooldown_bars: int = searchable(12, low=0, high=144, ge=0, le=10_000,
+                                    description="A signal of the same (strategy, cluster, direction) is emitted at "
+                                                "most once within this many bars (0 = every bar). Read by the shared "
+                                                "decision step (bot.decide), so paper, live and backtest agree.")
+    cluster_zone_pct: float = searchable(0.5, low=0.1, high=2.0, log=True, gt=0, le=10,
+                                         description="A cluster's zone (what stops stay out of and targets stop "
+                                                     "before): its range, capped to this percent around its level.")
     signal_log: Path = Field(Path("signals.jsonl"), description="Signal log (JSONL); relative to state_dir.")
     log_fsync: str = Field("always", pattern=r"^(always|close|never)$",
                            description="fsync the signal log after every line, only on close, or never.")
@@ -257,33 +311,40 @@ class SyntheticSettings(Section):
     tier_weights: list[Annotated[float, Field(ge=0, le=1e6)]] = Field(
                                       default_factory=lambda: [0.15, 0.30, 0.25, 0.20, 0.10], min_length=1,
                                       description="Prior share of new positions per tier (normalised).")
-    position_usd: float = Field(10_000.0, gt=0, le=bounds.MAX_POSITION_USD,
-                                description="Representative position notional, USD (picks the bracket).")
-    half_life_h: float = Field(72.0, ge=0, le=bounds.MAX_SPAN.total_seconds() / 3600,
-                               description="Half-life of positions closed unseen, hours (0 = none).")
+    position_usd: float = searchable(10_000.0, low=1000.0, high=100000.0, log=True, gt=0,
+                                     le=bounds.MAX_POSITION_USD,
+                                     description="Representative position notional, USD (picks the bracket).")
+    half_life_h: float = searchable(72.0, low=6.0, high=336.0, log=True, ge=0,
+                                    le=bounds.MAX_SPAN.total_seconds() / 3600,
+                                    description="Half-life of positions closed unseen, hours (0 = none).")
     source_mode: str = Field("AUTO", pattern=r"^(AUTO|OI|VOL)$",
                              description="What opens positions: AUTO (OI where known, else volume), OI, VOL.")
     entry: str = Field("typical", pattern=r"^(typical|close)$", description="Entry price of new cohorts.")
-    side_split_gain: float = Field(1.0, ge=0, le=1, description="Candle-direction long/short split: "
+    side_split_gain: float = searchable(1.0, low=0.0, high=1.0, ge=0, le=1,
+                                        description="Candle-direction long/short split: "
                                                                 "share = 0.5 + 0.5 * gain * body/range.")
     oi_spread: bool = Field(True, description="Spread an OI rise over the bars since the previous OI value.")
     oi_spread_max_bars: int = Field(96, ge=1, le=10_000, description="At most this many bars receive one OI rise.")
     oi_max_age_h: float = Field(8.0, gt=0, le=bounds.MAX_SPAN.total_seconds() / 3600,
                                 description="AUTO: OI older than this counts as missing (volume takes over).")
-    vol_oi_ratio: float = Field(0.02, ge=0, le=100,
-                                description="VOL: new positions = this x USD volume on directional bars.")
-    vol_min_body: float = Field(0.3, ge=0, le=1, description="VOL: a directional bar has |close-open| >= this x range.")
-    churn: float = Field(1.0, ge=0, le=100,
-                         description="OI source: this x bar USD volume closes pro rata and reopens at the bar.")
-    spike: bool = Field(False, description="Spike mode: open cohorts only on abnormal OI-delta / volume bars.")
-    spike_z: float = Field(2.0, gt=0, le=100, description="Spike mode: z-score threshold.")
+    vol_oi_ratio: float = searchable(0.02, low=0.002, high=0.2, log=True, ge=0, le=100,
+                                     description="VOL: new positions = this x USD volume on directional bars.")
+    vol_min_body: float = searchable(0.3, low=0.0, high=0.8, ge=0, le=1,
+                                     description="VOL: a directional bar has |close-open| >= this x range.")
+    churn: float = searchable(1.0, low=0.0, high=3.0, ge=0, le=100,
+                              description="OI source: this x bar USD volume closes pro rata and reopens at the bar.")
+    spike: bool = searchable(False, choices=(False, True),
+                             description="Spike mode: open cohorts only on abnormal OI-delta / volume bars.")
+    spike_z: float = searchable(2.0, low=1.0, high=4.0, gt=0, le=100, description="Spike mode: z-score threshold.")
     spike_lookback: int = Field(288, ge=2, le=100_000, description="Spike mode: observations in the z-score window.")
     spike_min_obs: int = Field(20, ge=2, le=100_000,
                                description="Spike mode: observations needed before any spike counts.")
     spike_min_gap_bars: int = Field(12, ge=0, le=100_000, description="Spike mode: minimum bars between two spikes.")
     funding_erosion: bool = Field(True, description="Funding paid moves liquidation prices (isolated margin erosion).")
-    grid_bin_pct: float = Field(0.1, gt=0, le=5, description="Log-price bin width of the levels, percent.")
-    range_pct: float = Field(15.0, gt=0, lt=100, description="Levels kept within this percent of price.")
+    grid_bin_pct: float = searchable(0.1, low=0.05, high=0.5, log=True, gt=0, le=5,
+                                     description="Log-price bin width of the levels, percent.")
+    range_pct: float = Field(22.0, gt=0, lt=100, description="Levels kept within this percent of price (must hold "
+                                                             "every tier: 5x is liquidated 19.7 % away).")
 
     @model_validator(mode="after")
     def _one_weight_per_tier(self) -> "SyntheticSettings":
@@ -333,6 +394,21 @@ class BacktestSettings(Section):
         return check_span(value)
 
 
+class ServeSettings(Section):
+    """``liqbot serve``: the cluster API, the bot's read-only API and the dashboard."""
+
+    host: str = Field("127.0.0.1", min_length=1, description="Bind address; any but a loopback one needs a token.")
+    port: int = Field(8765, ge=1, le=65535, description="TCP port.")
+    token: SecretStr | None = Field(None, description="Required on every request when set (Bearer header or ?token=).")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed cross-origin; [] = closed.")
+    poll_s: float = Field(1.0, gt=0, le=60, description="How often the live stream looks for new rows, seconds.")
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+
 class Settings(BaseSettings):
     """The whole liqbot configuration."""
 
@@ -355,6 +431,7 @@ class Settings(BaseSettings):
     synthetic: SyntheticSettings = SyntheticSettings()
     live: LiveSettings = LiveSettings()
     backtest: BacktestSettings = BacktestSettings()
+    serve: ServeSettings = ServeSettings()
 
     @field_validator("symbols", mode="before")
     @classmethod
@@ -368,7 +445,8 @@ class Settings(BaseSettings):
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
                                    file_secret_settings: PydanticBaseSettingsSource,
                                    ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, dotenv_settings,

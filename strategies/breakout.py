@@ -14,6 +14,7 @@ from typing import Sequence
 
 from pydantic import Field
 
+from bot.search_space import searchable
 from bot.domain import Cluster, HeatmapSnapshot, MagnetRead, MarketContext
 from strategies import kernel as K
 from strategies.candidate import Candidate, strategy_candidates
@@ -24,10 +25,13 @@ from strategies.params import TargetParams
 class BreakoutParams(TargetParams):
     """Parameters of the cluster breakout."""
 
-    lookback_bars: int = Field(3, ge=1, description="A break counts this many bars after it happened.")
+    lookback_bars: int = searchable(3, low=1, high=24, ge=1,
+                                    description="A break counts this many bars after it happened.")
     bar_minutes: float = Field(5.0, gt=0, description="Bar length the lookback is counted in, minutes.")
-    min_usd: float = Field(2_000_000.0, ge=0, description="Smallest broken cluster followed (peak USD over its life).")
-    min_strength: float = Field(0.0, ge=0, le=1, description="Weakest broken cluster followed (peak strength).")
+    min_usd: float = searchable(2_000_000.0, low=1e5, high=5e7, log=True, ge=0,
+                                description="Smallest broken cluster followed (peak USD over its life).")
+    min_strength: float = searchable(0.0, low=0.0, high=0.9, ge=0, le=1,
+                                     description="Weakest broken cluster followed (peak strength).")
 
 
 def breakout(snapshot: HeatmapSnapshot, clusters: Sequence[Cluster], ctx: MarketContext,

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 from pydantic import Field
 
+from bot.search_space import searchable
 from bot.domain import Cluster, HeatmapSnapshot, MagnetRead, MarketContext
 from strategies import kernel as K
 from strategies.candidate import Candidate, strategy_candidates
@@ -25,13 +26,15 @@ from strategies.signal import Direction
 class HuntParams(ExitParams):
     """Parameters of the liquidation hunt."""
 
-    min_strength: float = Field(0.6, ge=0, le=1, description="Weakest cluster hunted.")
-    max_distance_pct: float = Field(2.0, gt=0, description="Farthest cluster hunted, percent of price.")
-    min_usd: float = Field(2_000_000.0, ge=0, description="Smallest cluster hunted, USD.")
-    atr_mult: float = Field(1.5, gt=0, description="Stop distance in ATRs (k).")
+    min_strength: float = searchable(0.6, low=0.2, high=0.95, ge=0, le=1, description="Weakest cluster hunted.")
+    max_distance_pct: float = searchable(2.0, low=0.3, high=5.0, log=True, gt=0,
+                                         description="Farthest cluster hunted, percent of price.")
+    min_usd: float = searchable(2_000_000.0, low=1e5, high=5e7, log=True, ge=0,
+                                description="Smallest cluster hunted, USD.")
+    atr_mult: float = searchable(1.5, low=0.5, high=4.0, log=True, gt=0, description="Stop distance in ATRs (k).")
     atr_fallback_pct: float = Field(0.5, gt=0, description="ATR as percent of price when the context has none.")
-    against_bias_factor: float = Field(0.8, ge=0, le=1,
-                                       description="Confidence factor when the magnet bias opposes the trade.")
+    against_bias_factor: float = searchable(0.8, low=0.0, high=1.0, ge=0, le=1,
+                                            description="Confidence factor when the magnet bias opposes the trade.")
 
 
 def effective_atr(ctx: MarketContext, price: float, fallback_pct: float) -> float:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import Field, model_validator
 
+from bot.search_space import searchable
 from bot.domain import MarketContext
 from strategies import kernel as K
 from strategies.params import Params
@@ -37,12 +38,13 @@ class OISizingParams(Params):
 
     high_oi_usd: float = Field(5e9, gt=0, description="Total OI above this: high_mult.")
     mid_oi_usd: float = Field(1e9, gt=0, description="Total OI above this: mid_mult; below: low_mult.")
-    high_mult: float = Field(1.5, gt=0, description="Multiplier in the high OI tier.")
-    mid_mult: float = Field(1.0, gt=0, description="Multiplier in the mid OI tier.")
-    low_mult: float = Field(0.5, gt=0, description="Multiplier in the low OI tier.")
+    high_mult: float = searchable(1.5, low=0.5, high=3.0, gt=0, description="Multiplier in the high OI tier.")
+    mid_mult: float = searchable(1.0, low=0.5, high=2.0, gt=0, description="Multiplier in the mid OI tier.")
+    low_mult: float = searchable(0.5, low=0.1, high=1.5, gt=0, description="Multiplier in the low OI tier.")
     crowded_long_ratio: float = Field(1.2, gt=0, description="Long/short ratio above this favours shorts.")
     crowded_short_ratio: float = Field(0.8, gt=0, description="Long/short ratio below this favours longs.")
-    favoured_mult: float = Field(1.2, gt=0, description="Extra multiplier on the favoured side.")
+    favoured_mult: float = searchable(1.2, low=1.0, high=2.0, gt=0,
+                                      description="Extra multiplier on the favoured side.")
     per_symbol: dict[str, OIThresholds] = Field(default_factory=dict,
                                                 description="OI thresholds per ccxt symbol.")
 

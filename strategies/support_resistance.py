@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from pydantic import Field
 
+from bot.search_space import searchable
 from bot.domain import Cluster, HeatmapSnapshot, MagnetRead, MarketContext
 from strategies import kernel as K
 from strategies.candidate import Candidate, strategy_candidates
@@ -21,9 +21,12 @@ from strategies.params import TargetParams
 class SupportResistanceParams(TargetParams):
     """Parameters of the support/resistance strategy."""
 
-    min_strength: float = Field(0.5, ge=0, le=1, description="Weakest cluster that counts as support/resistance.")
-    band_pct: float = Field(1.0, gt=0, description="Enter when price is within this percent of the level.")
-    sl_buffer_pct: float = Field(0.1, ge=0, description="Stop this far beyond the level's zone, percent.")
+    min_strength: float = searchable(0.5, low=0.1, high=0.95, ge=0, le=1,
+                                     description="Weakest cluster that counts as support/resistance.")
+    band_pct: float = searchable(1.0, low=0.1, high=3.0, log=True, gt=0,
+                                 description="Enter when price is within this percent of the level.")
+    sl_buffer_pct: float = searchable(0.1, low=0.0, high=0.5, ge=0,
+                                      description="Stop this far beyond the level's zone, percent.")
 
 
 def support_resistance(snapshot: HeatmapSnapshot, clusters: Sequence[Cluster], ctx: MarketContext,

@@ -8,6 +8,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.serve_kit"]  # the serve tests' session fixture (one paper run)
+
+# The "compiling liqbot's kernels" notice has its own tests; elsewhere the first test that happens to
+# compile a kernel must not add lines to the one-line error promises the tests check.
+os.environ.setdefault("LIQBOT_LOGGING__COMPILE_NOTICE", "false")
 
 
 def shared_data_dir() -> Path:

@@ -104,3 +104,60 @@ def test_recorded_heatmaps_replay_like_the_runner_reads_them(shared_data: Path, 
     rows = StoredRows(tmp_path / "store", data)
     distinct = {id(rows.snapshot(j)) for j in range(len(rows))}
     assert len(distinct) <= len(rows) // 10  # hourly snapshots held across the 5m bars
+
+
+def _store(tmp: Path, data: "MarketData", every: str, s: Settings) -> Path:
+    from bot.heatmap.store import SnapshotStore
+    from bot.synthetic.model import build_heatmaps
+    series = build_heatmaps(data.candles(), None, SyntheticParams.from_settings(s.synthetic), every=every,
+                            symbol=SYMBOL)
+    SnapshotStore(tmp / f"store-{every}").write_series(series, SYMBOL)
+    return tmp / f"store-{every}"
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("every", ["5m", "1h"])
+def test_stored_heatmaps_on_the_fused_loop_write_the_same_log_as_bar_by_bar(shared_data: Path, tmp_path: Path,
+                                                                             every: str) -> None:
+    """Recorded maps through the fused loop and through ``Decider.step``: byte-identical signal logs,
+    the same counts and kept clusters (every bar's own map, and hourly maps held over 12 bars)."""
+    s = Settings()
+    data = MarketData.load(SYMBOL, files(shared_data), start=START, end=START + timedelta(days=2),
+                           warmup=timedelta(hours=6))
+    store = _store(tmp_path, data, every, s)
+    # from the first snapshot on (what run_backtest trims the candles to)
+    data = MarketData.load(SYMBOL, files(shared_data), start=START + timedelta(hours=1) - timedelta(minutes=5),
+                           end=START + timedelta(days=2), warmup=timedelta(hours=6))
+    rows = StoredRows(store, data)
+    assert rows.fused_series() is not None
+    keep_from = int(data.close_ns[data.valid][-1] - 6 * 3600e9)
+    runs = {}
+    for name, options in {"fused": {}, "stepwise": {"fused": False}}.items():
+        path = tmp_path / f"log-{name}.jsonl"
+        with SignalLogWriter(path, fsync="never") as log:
+            out = replay(data, rows, s, log=log, keep_clusters_from_ns=keep_from, **options)
+        assert ("fused_loop_s" in out.timings) == (name == "fused")
+        runs[name] = (path.read_bytes(), [(j, x.to_json_dict()) for j, x in out.signals], out.candidate_bars,
+                      out.rejected, out.suppressed, out.engine_bars, [c.to_dict() for c in out.clusters])
+    assert runs["fused"] == runs["stepwise"]
+    log_bytes, signals, *_ = runs["fused"]
+    assert len(signals) > 3 and log_bytes.count(b"\n") > 10
+    assert all(x["heatmap"]["source"] == "synthetic" for _, x in signals)
+
+
+@pytest.mark.shared_data
+def test_candles_outside_the_store_are_trimmed_with_a_note_or_refused(shared_data: Path, tmp_path: Path) -> None:
+    from backtest.run import BacktestSpec, run_backtest
+    from bot.errors import DataError
+    s = Settings()
+    day = MarketData.load(SYMBOL, files(shared_data), start=START + timedelta(days=1), end=START + timedelta(days=2))
+    store = _store(tmp_path, day, "5m", s)
+    spec = BacktestSpec(SYMBOL, files(shared_data), start=START, end=START + timedelta(days=4),
+                        warmup=timedelta(hours=6), heatmaps_dir=store)
+    result = run_backtest(s, spec)
+    assert len(result.notes) == 1 and "trimmed to" in result.notes[0]
+    first = int(day.close_ns[0])
+    assert result.data.close_ns[0] >= first and result.data.close_ns[-1] <= int(day.close_ns[-1]) + day.bar_ns
+    assert result.replay.engine_bars > 0 and result.coverage["heatmap_store"]["snapshots"] == len(day)
+    with pytest.raises(DataError, match="do not overlap"):
+        run_backtest(s, spec.replace(start=START + timedelta(days=5), end=START + timedelta(days=6)))

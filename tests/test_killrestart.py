@@ -41,10 +41,12 @@ TRADING_BARS = 72
 WARMUP_BARS = 24
 
 
-def _env(tmp: Path) -> dict[str, str]:
+def _env(tmp: Path, batch: int = 1) -> dict[str, str]:
+    """The bot's environment; ``batch`` steps per commit (1: every step, as live runs commit)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIQBOT_")}
     env.update(LIQBOT_LOGGING__CONSOLE="false", LIQBOT_LOGGING__FILE=str(tmp / "bot.log"),
-               LIQBOT_FEED__SIM_START=START.isoformat(), PYTHONPATH=str(REPO))
+               LIQBOT_FEED__SIM_START=START.isoformat(), PYTHONPATH=str(REPO),
+               LIQBOT_FEED__COMMIT_EVERY_BARS=str(batch), LIQBOT_FEED__COMMIT_EVERY_S="3600")
     return env
 
 
@@ -66,22 +68,28 @@ def _cursor(db: Path) -> datetime | None:
     return datetime.fromisoformat(json.loads(row[0])) if row else None
 
 
-def run_with_kills(state: Path, seed: int, tmp: Path) -> int:
-    """Run to completion, SIGKILLing ``KILLS_PER_SEED`` times at random points; returns kills done."""
+def run_with_kills(state: Path, seed: int, tmp: Path, batch: int = 1, seen: set[datetime] | None = None) -> int:
+    """Run to completion, SIGKILLing ``KILLS_PER_SEED`` times at random points; returns kills done.
+
+    ``seen`` collects the cursors observed while the first process runs (it starts at the first bar).
+    """
     rng = np.random.default_rng(1000 + seed)
     kills = 0
-    for _attempt in range(KILLS_PER_SEED + 5):
-        proc = subprocess.Popen(_command(state, seed), env=_env(tmp), cwd=tmp, stdout=subprocess.DEVNULL,
+    for attempt in range(KILLS_PER_SEED + 5):
+        proc = subprocess.Popen(_command(state, seed), env=_env(tmp, batch), cwd=tmp, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
         if kills < KILLS_PER_SEED:
             target = START + timedelta(minutes=5 * (WARMUP_BARS + int(rng.integers(1, TRADING_BARS))))
             deadline = time.monotonic() + 120
             while proc.poll() is None and time.monotonic() < deadline:
                 cursor = _cursor(state / "liqbot.sqlite")
+                if cursor is not None and seen is not None and attempt == 0:
+                    seen.add(cursor)
                 if cursor is not None and cursor >= target:
                     break
-                time.sleep(0.01)
-            time.sleep(float(rng.uniform(0.0, 0.03)))  # land inside a step, not only between steps
+                time.sleep(0.005 if batch > 1 else 0.01)
+            # land inside a step (inside a batch when batched), not only between them
+            time.sleep(float(rng.uniform(0.0, 0.03 if batch == 1 else 0.06)))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
@@ -192,3 +200,49 @@ def test_sigterm_stops_cleanly_after_the_current_step(tmp_path: Path) -> None:
     assert summary["run"]["stopped"] is True
     assert _cursor(state / "liqbot.sqlite") == first_trading  # stopped after the step it was in
     check_history(state)
+
+
+BATCH = 8
+BATCH_SEEDS = [0, 3, 5, 8]
+
+
+def test_kill9_inside_a_commit_batch_resumes_from_the_last_batch(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replay committing every 8 steps, killed inside batches, lands on exactly the uninterrupted result.
+
+    The references run in-process: one batched like the killed run, one committing every step
+    (batching must change nothing that is stored); the cursor a reader sees moves a whole batch at a time.
+    """
+    from bot.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    refs: dict[tuple[int, int], dict[str, Any]] = {}
+    for seed in BATCH_SEEDS:
+        (tmp_path / f"seed{seed}").mkdir()
+        for batch in (1, BATCH):
+            for key, value in _env(tmp_path, batch).items():
+                if key.startswith("LIQBOT_"):
+                    monkeypatch.setenv(key, value)
+            ref = tmp_path / f"seed{seed}" / f"ref{batch}"
+            assert main(["paper", "--state", str(ref), "--seed", str(seed), *ARGS]) == 0
+            refs[seed, batch] = dump(ref)
+
+    def one(seed: int) -> tuple[int, int, set[datetime], dict[str, Any]]:
+        work = tmp_path / f"seed{seed}"
+        seen: set[datetime] = set()
+        kills = run_with_kills(work / "killed", seed, work, batch=BATCH, seen=seen)
+        return seed, kills, seen, dump(work / "killed")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(one, BATCH_SEEDS))
+    total_kills = 0
+    for seed, kills, seen, killed in results:
+        total_kills += kills
+        check_history(tmp_path / f"seed{seed}" / "killed")
+        assert refs[seed, BATCH]["fills"], f"seed {seed}: the reference run must trade"
+        for key in refs[seed, 1]:
+            assert refs[seed, BATCH][key] == refs[seed, 1][key], f"seed {seed}: batching changed {key}"
+            assert killed[key] == refs[seed, 1][key], f"seed {seed}: {key} differs after {kills} kill(s)"
+        bars = {int((c - START) / timedelta(minutes=5)) for c in seen}
+        assert bars and all(b % BATCH == 0 for b in bars), f"seed {seed}: cursor moved inside a batch: {bars}"
+    assert total_kills >= len(BATCH_SEEDS)

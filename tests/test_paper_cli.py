@@ -9,19 +9,19 @@ from typing import Any
 from bot.feeds.heatmaps import snapshot_from_bytes, snapshot_to_bytes
 
 
-def test_paper_json_summary_then_resume_does_nothing_more(tmp_path: Path, run_cli: Any) -> None:
+def test_paper_json_summary_then_a_second_run_carries_the_market_on(tmp_path: Path, run_cli: Any) -> None:
     state = str(tmp_path / "st")
     code, out, _ = run_cli("paper", "--duration", "6h", "--warmup", "1h", "--state", state, "--json")
     assert code == 0
     summary = json.loads(out)  # exactly one JSON document on stdout
     assert summary["run"]["steps"] == 72 + 12 and summary["equity"] > 0
     assert summary["fills"] >= 1 and summary["signals"]["total"] >= 1
-    code, out, _ = run_cli("paper", "--duration", "6h", "--warmup", "1h", "--state", state, "--json")
-    again = json.loads(out)
-    assert code == 0 and again["run"]["steps"] == 0
-    assert {k: again[k] for k in ("trades", "fills", "equity")} == {k: summary[k] for k in ("trades", "fills", "equity")}
+    code, out, err = run_cli("paper", "--duration", "6h", "--warmup", "1h", "--state", state, "--json")
+    again = json.loads(out)  # another 6 h of the same simulated market (tests/test_sim_resume.py: exactly)
+    assert code == 0 and again["run"]["steps"] == 72 and again["run"]["resumed_at"] == summary["run"]["last_bar"]
+    assert "resumed" in err and again["fills"] >= summary["fills"]
     code, out, _ = run_cli("status", "--state", state, "--json")
-    assert code == 0 and json.loads(out)["equity"] == summary["equity"]
+    assert code == 0 and json.loads(out)["equity"] == again["equity"]
     assert (tmp_path / "st" / "signals.jsonl").stat().st_size > 0
     assert any((tmp_path / "st" / "snapshots").rglob("*.parquet"))
 

@@ -109,3 +109,63 @@ def test_bad_input_is_one_line_and_exit_2(run_cli, tmp_path: Path) -> None:
                  ["signals", "review", str(log), "--candles", str(tmp_path / "none.csv")]):
         code, out, err = run_cli(*argv)
         assert code == 2 and out == "" and err.count("\n") == 1, argv
+
+
+def test_review_table_has_ids_and_labelled_gross_and_net_r(run_cli, tmp_path: Path) -> None:
+    log = tmp_path / "signals.jsonl"
+    ids = write_log(log, hours=2)
+    idx = pd.date_range(T0, periods=24, freq="5min")
+    low = [99600.0 if i == 3 else P - 50 for i in range(24)]
+    pd.DataFrame({"ts": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "open": P, "high": [P + 50] * 24, "low": low,
+                  "close": P, "volume": 1.0}).to_csv(tmp_path / "candles.csv", index=False)
+    code, out, err = run_cli("signals", "review", str(log), "--candles", str(tmp_path / "candles.csv"))
+    assert code == 0 and err == ""
+    assert all(i in out for i in ids) and "R gross" in out and "R net" in out
+    code, out, _ = run_cli("signals", "review", str(log), "--candles", str(tmp_path / "candles.csv"), "--json")
+    doc = json.loads(out)
+    stopped = doc["signals"][0]
+    assert stopped["r_multiple"] == -1.0 and stopped["r_net"] < -1.0  # fees and slippage make a loss larger
+    assert set(doc["r_units"]) == {"r_multiple", "r_net"} and doc["warnings"] == []
+    everything = {r["strategy"]: r for r in doc["outcomes"]}["all"]
+    assert everything["total_r_net_closed"] < everything["total_r_closed"]
+
+
+def test_review_against_other_candles_warns(run_cli, tmp_path: Path) -> None:
+    log = tmp_path / "signals.jsonl"
+    write_log(log, hours=2)
+    later = pd.date_range(T0 + timedelta(days=3), periods=24, freq="5min")
+    pd.DataFrame({"ts": later.strftime("%Y-%m-%dT%H:%M:%SZ"), "open": P, "high": P + 50, "low": P - 50,
+                  "close": P, "volume": 1.0}).to_csv(tmp_path / "ETHUSDT-5m.csv", index=False)
+    code, out, err = run_cli("signals", "review", str(log), "--candles", str(tmp_path / "ETHUSDT-5m.csv"), "--json")
+    assert code == 0
+    warnings = json.loads(out)["warnings"]
+    assert len(warnings) == 2 and "ETH/USDT:USDT" in warnings[0] and "2 of 2 signals are outside" in warnings[1]
+    assert err.count("liqbot: warning:") == 2
+
+
+def test_show_says_what_the_bot_did_with_the_signal(run_cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LIQBOT_FEED__SIM_START", "2025-01-06T00:00:00Z")
+    state = tmp_path / "st"
+    code, _, err = run_cli("paper", "--state", str(state), "--duration", "12h", "--warmup", "2h", "--seed", "3",
+                           "--no-status", "--json")
+    assert code == 0, err
+    from bot.store import Store
+    with Store.open(state, readonly=True) as store:
+        decisions: dict = {}
+        for d in store.decisions():
+            decisions.setdefault(d.decision.value, d)  # the first of each kind (an early entry has filled)
+        traded = {t.signal_id for t in store.trades()}
+    assert "submitted" in decisions and "skipped" in decisions
+    for kind, d in decisions.items():
+        code, out, err = run_cli("signals", "show", d.signal_id, str(state / "signals.jsonl"))
+        assert code == 0, err
+        bot = json.loads(out)["bot"]
+        assert bot["decision"] == kind and bot["state"] == str(state)
+        if kind == "skipped":
+            assert bot["traded"] is False and bot["why"] == d.reason
+        else:
+            assert bot["order"]["client_id"] == d.client_id and bot["traded"] is True
+            assert (bot["trade"] is not None) == (d.signal_id in traded)
+    code, out, _ = run_cli("signals", "show", d.signal_id, str(state / "signals.jsonl"), "--state",
+                           str(tmp_path / "nowhere"))
+    assert json.loads(out)["bot"]["decision"] is None

@@ -16,7 +16,7 @@ from bot.execution.orders import OrderLeg, OrderState
 from bot.feeds.base import BarBatch
 from bot.risk import TradingState
 from bot.store import Decision, Store
-from config.settings import RiskSettings, load_settings
+from config.settings import FeedSettings, RiskSettings, load_settings
 
 START = datetime(2025, 1, 6, tzinfo=timezone.utc)
 
@@ -193,16 +193,24 @@ def test_gapped_data_never_feeds_the_strategies(tmp_path: Path) -> None:
     assert decided and not [t for t in decided if gap_from < t <= paused_until]
 
 
-def test_an_intent_that_never_reached_the_broker_is_placed_once_on_restart(tmp_path: Path) -> None:
-    """A crash between the intent commit and the broker call: the restarted step places it, once."""
+@pytest.mark.parametrize("batch", [1, 500])
+def test_an_intent_that_never_reached_the_broker_is_placed_once_on_restart(tmp_path: Path, batch: int) -> None:
+    """A crash between the intent commit and the broker call: the restarted step places it, once.
+
+    Committing every step (as live runs do) the intent is in the store, PENDING_SUBMIT; in a batched
+    replay it rolls back with its batch (the simulated venue never saw it either), and the restarted
+    run replays the batch.
+    """
     clock = FakeClock(START)
-    runner = build_runner(settings(), plan(tmp_path / "s", hours=8), clock=clock, sleeper=FakeSleeper(clock))
+    cfg = settings(feed=FeedSettings(commit_every_bars=batch))
+    runner = build_runner(cfg, plan(tmp_path / "s", hours=8), clock=clock, sleeper=FakeSleeper(clock))
     crashed: dict[str, Any] = {}
     submit = runner.broker.submit
 
     def crash_once(intent: Any) -> Any:
         if not crashed and intent.leg is OrderLeg.ENTRY:
             crashed["cid"] = intent.client_id
+            crashed["at"] = intent.created_at
             raise SystemExit("power cut")  # nothing after the intent commit happens
         return submit(intent)
     runner.manager.broker.submit = crash_once  # type: ignore[method-assign]
@@ -210,10 +218,15 @@ def test_an_intent_that_never_reached_the_broker_is_placed_once_on_restart(tmp_p
         runner.run()
     runner.signal_log.close()
     with Store.open(tmp_path / "s", readonly=True) as store:
-        assert store.get_order(crashed["cid"]).state is OrderState.PENDING_SUBMIT  # type: ignore[union-attr]
+        if batch == 1:
+            assert store.get_order(crashed["cid"]).state is OrderState.PENDING_SUBMIT  # type: ignore[union-attr]
+        else:
+            cursor = store.kv_get("cursor")
+            assert store.get_order(crashed["cid"]) is None  # rolled back: the store is at the last whole batch
+            assert cursor is None or datetime.fromisoformat(cursor) < crashed["at"]
     runner.store.close()
-    _, _, _ = run(tmp_path / "s", hours=8)
-    _, _, _ = run(tmp_path / "ref", hours=8)
+    _, _, _ = run(tmp_path / "s", cfg, hours=8)
+    _, _, _ = run(tmp_path / "ref", cfg, hours=8)
     with Store.open(tmp_path / "s", readonly=True) as a, Store.open(tmp_path / "ref", readonly=True) as b:
         assert a.orders() == b.orders() and a.fills() == b.fills()
         assert [e.kind for e in a.events()] == [e.kind for e in b.events()]

@@ -28,9 +28,11 @@ def test_same_seed_same_market_other_seed_other_market(btc) -> None:  # type: ig
                               simulate("ETH/USDT:USDT", 3000, T0, TF, seed=11).close[:50] / 3300.0)
 
 
-def test_a_shorter_run_is_a_prefix_of_a_longer_one(btc) -> None:  # type: ignore[no-untyped-def]
-    short = simulate("BTC/USDT:USDT", 3000, T0, TF, seed=11)
-    assert np.array_equal(short.close[:100], btc.close[:100])
+@pytest.mark.parametrize("n", [100, 2048, 2500])
+def test_a_shorter_run_is_a_prefix_of_a_longer_one(btc, n: int) -> None:  # type: ignore[no-untyped-def]
+    short = simulate("BTC/USDT:USDT", n, T0, TF, seed=11)
+    for name in ("open", "high", "low", "close", "volume", "oi_usd", "long_short_ratio", "funding_rate"):
+        assert np.array_equal(getattr(short, name), getattr(btc, name)[:n]), name
 
 
 def test_bars_are_consistent_and_contiguous(btc) -> None:  # type: ignore[no-untyped-def]

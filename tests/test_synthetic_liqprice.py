@@ -145,7 +145,7 @@ def test_position_liquidated_at_entry_has_no_price() -> None:
 
 def test_venue_defaults_and_feasibility() -> None:
     assert table_for(Venue.BINANCE, "BTC/USDT:USDT") is BINANCE_BTCUSDT
-    assert table_for("binance", "ETH/USDT:USDT").name == "binance:generic"
+    assert table_for("binance", "ETH/USDT:USDT").name == "binance:ETHUSDT"  # its own ladder since issue 11
     assert table_for("hyperliquid", "BTC").mmr[0] == pytest.approx(1 / 80)
     assert base_coin("BTCUSDT") == "BTC" and base_coin("ETH/USDT:USDT") == "ETH"
     assert feasible([125, 125], [10_000, 100_000], BINANCE_BTCUSDT).tolist() == [True, False]

@@ -36,7 +36,8 @@ def test_snapshot_is_a_valid_domain_snapshot(series) -> None:
     assert np.all(np.diff(snap.prices) > 0)
     assert snap.long_usd[0] > 0 or snap.short_usd[0] > 0   # zero bins trimmed at both ends
     assert snap.long_usd[-1] > 0 or snap.short_usd[-1] > 0
-    assert snap.prices[0] >= snap.price * 0.85 * 0.999 and snap.prices[-1] <= snap.price * 1.15 * 1.001
+    r = SyntheticParams().range_pct / 100   # 22 % since issue 11 (the window holds the 5x tier)
+    assert snap.prices[0] >= snap.price * (1 - r) * 0.999 and snap.prices[-1] <= snap.price * (1 + r) * 1.001
     assert snap.assumptions["model"] == "cohort-ledger"
     assert snap.assumptions["liquidation_distance_pct"]["100x"][0] == pytest.approx(0.6024, abs=1e-4)
     with pytest.raises(TypeError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import re
 import sys
 import time
@@ -74,13 +75,31 @@ def build(args: argparse.Namespace, settings: Any) -> int:
         "seconds": {"model": round(t_model - t0, 3), "write": round(t_write - t_model, 3),
                     "total": round(t_write - t0, 3)},
     }
+    summary["coverage"] = inputs_coverage(args, symbol, settings)
     get_logger("liqbot.heatmap").info("heatmap.built", symbol=symbol, store=str(args.out), snapshots=written,
                                       seconds=summary["seconds"]["total"])
     if args.json:
         sys.stdout.write(json.dumps(summary) + "\n")
     else:
+        from bot.marketdata.coverage import coverage_line
         _print_summary(summary)
+        print(coverage_line(summary["coverage"]))
     return 0
+
+
+def inputs_coverage(args: argparse.Namespace, symbol: str, settings: Any) -> dict[str, Any]:
+    """``bot.marketdata.coverage`` of the build's files, read as a replay reads them (OI known at each close)."""
+    from datetime import timedelta
+
+    from bot.feeds.replay import ReplayFeed, ReplayFiles
+    from bot.marketdata.coverage import coverage
+    from bot.cli.timeargs import parse_time
+    now = datetime.now(timezone.utc)
+    feed = ReplayFeed(symbol, ReplayFiles(args.candles, args.oi, args.ls_ratio, args.funding), speed=math.inf,
+                      start=parse_time(args.start, now, field="--from") if args.start else None,
+                      end=parse_time(args.end, now, field="--to") if args.end else None,
+                      max_age=timedelta(hours=settings.synthetic.oi_max_age_h))
+    return coverage(feed.open_ns, feed.close_ns, feed.oi, feed.funding)
 
 
 def synthetic_series(args: argparse.Namespace, settings: Any) -> tuple[Any, str, dict[str, Any]]:
@@ -178,7 +197,7 @@ def _iso_ns(ns: int) -> str:
 
 
 def _print_summary(s: dict[str, Any]) -> None:
-    from rich.console import Console
+    from bot.cli.console import stdout_console
     from rich.table import Table
 
     table = Table(title=f"heatmap build: {s['symbol']} -> {s['store']}", show_header=False)
@@ -191,4 +210,4 @@ def _print_summary(s: dict[str, Any]) -> None:
             ("total", f"{s['seconds']['total']:.2f} s")]
     for name, value in rows:
         table.add_row(name, str(value))
-    Console().print(table)
+    stdout_console().print(table)

@@ -169,7 +169,8 @@ def _price_source(args: argparse.Namespace, settings: Any, symbol: str, since: d
         step = fetcher.timeframe_ms(interval.timeframe)
         candles = fetcher.fetch(MarketSeries.CANDLES, symbol, to_ms(since) - step, to_ms(until),
                                 timeframe=interval.timeframe)
-        return candle_price_lookup(candles, step), f"close of the last closed {interval.timeframe} candle ({exchange_id})"
+        what = f"close of the last closed {interval.timeframe} candle ({exchange_id})"
+        return candle_price_lookup(candles, step), what
     from bot.marketdata.files import load_candles
     path = Path(choice)
     if not path.is_file():
@@ -202,9 +203,9 @@ def _summary(provider: str, symbol: str, out: Path, since: datetime, until: date
 
 
 def _print_report(summary: dict[str, Any]) -> None:
-    from rich.console import Console
+    from bot.cli.console import stdout_console
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = stdout_console(highlight=False, soft_wrap=True)
     console.print(f"[bold]{summary['provider']}[/] {summary['symbol']} -> {summary['store']}")
     span = f"{summary['first']} .. {summary['last']}" if summary["first"] else "nothing in range"
     console.print(f"wrote {summary['snapshots']} snapshots ({span}) in {summary['requests']} requests "

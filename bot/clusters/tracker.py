@@ -71,7 +71,8 @@ def cluster_of(f: Sequence[float], i: Sequence[int], cluster_id: str, time_of: C
     usd = float(f[F_USD])
     broken = int(i[I_BROKEN_AT])
     return Cluster(
-        cluster_id=cluster_id, price_level=float(f[F_LEVEL]), side=SIDES[int(i[I_SIDE])], leverage_tier=float(f[F_TIER]),
+        cluster_id=cluster_id, price_level=float(f[F_LEVEL]), side=SIDES[int(i[I_SIDE])],
+        leverage_tier=float(f[F_TIER]),
         open_interest=usd, liquidation_count=int(round(usd / typical_usd)), strength=float(f[F_STRENGTH]),
         distance_from_price=float(f[F_DIST]), active=int(i[I_ACTIVE]) == 1, first_seen=time_of(int(i[I_FIRST_SEEN])),
         last_seen=time_of(int(i[I_LAST_SEEN])), last_updated=time_of(int(i[I_LAST_UPDATED])),
@@ -119,6 +120,12 @@ class ClusterTracker:
         ``bar_high``/``bar_low``: the range traded in the bar that ended at ``snapshot.ts`` when
         known; without them breaks are inferred from the snapshot price crossing a level.
         """
+        self.advance(snapshot, bar_high, bar_low)
+        return self.clusters()
+
+    def advance(self, snapshot: HeatmapSnapshot, bar_high: float | None = None,
+                bar_low: float | None = None) -> None:
+        """:meth:`update` without building the cluster objects (read them with :meth:`clusters` or :meth:`rows`)."""
         ts_ns = to_ns(snapshot.ts)
         self._check(snapshot, ts_ns, bar_high, bar_low)
         prices, long_usd, short_usd = level_arrays(snapshot.prices, snapshot.long_usd, snapshot.short_usd,
@@ -128,7 +135,11 @@ class ClusterTracker:
                                  float(snapshot.price), ts_ns, _NAN if bar_high is None else float(bar_high),
                                  _NAN if bar_low is None else float(bar_low), *self._tier_arrays(snapshot))
         self._state = TrackerState(cf, ci, meta, meta_f, ring)
-        return self.clusters()
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The held clusters' state rows ``(cf, ci)`` (layout in ``bot.clusters.kernel``), unordered views."""
+        n = int(self._state.meta[M_N])
+        return self._state.cf[:n], self._state.ci[:n]
 
     def clusters(self) -> list[Cluster]:
         """The clusters the state holds (active and retained broken), by (price level, side, id)."""
@@ -215,8 +226,8 @@ class ClusterTracker:
         (``LOG_BIN_UNKNOWN``), which only matters for the salt of an id born at the very same ts.
         """
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
-            raise DataError(f"unsupported tracker state version {state.get('version') if isinstance(state, dict) else state!r}",
-                            field="version")
+            found = state.get("version") if isinstance(state, dict) else state
+            raise DataError(f"unsupported tracker state version {found!r}", field="version")
         if state.get("symbol") != symbol:
             raise DataError(f"state is for {state.get('symbol')!r}, not {symbol!r}", field="symbol")
         tracker = cls(settings, symbol)

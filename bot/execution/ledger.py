@@ -16,7 +16,8 @@ from bot.execution.orders import (EXIT_REASON_OF_LEG, ClosedTrade, ExitReason, F
 QTY_EPS = 1e-9
 
 
-def apply_fill(position: Position | None, fill: Fill, intent: OrderIntent) -> tuple[Position | None, ClosedTrade | None]:
+def apply_fill(position: Position | None, fill: Fill,
+               intent: OrderIntent) -> tuple[Position | None, ClosedTrade | None]:
     """The position after ``fill`` (of the order ``intent``), and the trade it closed, if any."""
     if intent.leg is OrderLeg.ENTRY:
         return _open_or_add(position, fill, intent), None

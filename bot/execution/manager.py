@@ -24,9 +24,8 @@ from bot.errors import AmbiguousError, RejectedError
 from bot.execution.ledger import QTY_EPS, apply_fill
 from bot.execution.orders import (ClosedTrade, Fill, Order, OrderIntent, OrderLeg, OrderState, OrderType, Position,
                                   client_order_id, new_order)
-from bot.execution.protocol import Broker
+from bot.execution.protocol import Broker, OrderStore
 from bot.logs import get_logger
-from bot.store import Store
 
 log = get_logger("liqbot.execution")
 
@@ -43,7 +42,7 @@ class StepChanges:
 class OrderManager:
     """Tracks the bot's orders and positions against one broker, persisting through ``store``."""
 
-    def __init__(self, broker: Broker, store: Store) -> None:
+    def __init__(self, broker: Broker, store: OrderStore) -> None:
         self.broker = broker
         self.store = store
         self.working: dict[str, Order] = {o.client_id: o for o in store.open_orders()}
@@ -128,12 +127,12 @@ class OrderManager:
         exits = []
         for order in placed:
             if order.intent.leg is OrderLeg.STOP_LOSS and order.state is OrderState.REJECTED:
-                pos = self.book.get(order.intent.symbol)
-                if pos is not None:
-                    exits.append(OrderIntent(client_order_id(pos.signal_id, OrderLeg.EXIT), pos.symbol,
-                                             pos.side.exit_side, OrderType.MARKET, OrderLeg.EXIT, pos.qty,
-                                             pos.signal_id, pos.position_id, ts, reduce_only=True))
-                    log.error("order.emergency_exit", position_id=pos.position_id, reason=order.reason)
+                held = self.book.get(order.intent.symbol)
+                if held is not None:
+                    exits.append(OrderIntent(client_order_id(held.signal_id, OrderLeg.EXIT), held.symbol,
+                                             held.side.exit_side, OrderType.MARKET, OrderLeg.EXIT, held.qty,
+                                             held.signal_id, held.position_id, ts, reduce_only=True))
+                    log.error("order.emergency_exit", position_id=held.position_id, reason=order.reason)
         self.place(exits, ts)
 
     def _used(self, cid: str) -> bool:

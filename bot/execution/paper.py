@@ -52,7 +52,8 @@ class PaperBroker:
         if intent.reduce_only:
             position = self._positions.get(intent.symbol)
             if position is None or intent.side is not position.side.exit_side:
-                raise RejectedError(f"{intent.symbol}: reduce-only {intent.leg.value} order would not reduce a position")
+                raise RejectedError(
+                    f"{intent.symbol}: reduce-only {intent.leg.value} order would not reduce a position")
         else:
             if intent.type is not OrderType.MARKET:
                 raise RejectedError("the paper venue takes market entries only")

@@ -1,4 +1,5 @@
-"""The Broker protocol every broker implements (PaperBroker now, the ccxt broker later).
+"""The ports of the execution layer: the Broker every broker implements (PaperBroker, the ccxt broker) and
+the OrderStore the order manager persists through.
 
 ``submit``/``cancel`` act; ``fetch_order``, ``open_orders``, ``positions``, ``fills`` and
 ``balance`` are the reconciliation port the runner reads after every step and on start.
@@ -12,7 +13,7 @@ reconciles by client id; it never resubmits), ``RetryableError`` for a failed re
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Sequence, runtime_checkable
 
 from bot.execution.orders import Balance, Fill, Order, OrderIntent, Position
 
@@ -61,4 +62,36 @@ class BarDriven(Protocol):
     def on_bar(self, symbol: str, ts: datetime, open_: float, high: float, low: float, close: float,
                funding_rate: float | None = None) -> list[Fill]:
         """The bar closed at ``ts``: stops and limits inside its range fill; funding is charged."""
+        ...
+
+
+class OrderStore(Protocol):
+    """What the order manager reads from and writes to the state store (``bot.store.Store`` implements it).
+
+    The port keeps ``bot.execution`` below the store: the manager never imports the SQLite adapter.
+    ``record_intents`` is the write-ahead of the money path: it must be durable before the broker is called.
+    """
+
+    def record_intents(self, orders: Sequence[Order]) -> None:
+        """Persist orders about to be submitted (state ``pending_submit``) before anything is sent."""
+        ...
+
+    def get_order(self, client_id: str) -> Order | None:
+        """The stored order with this client id, or ``None``."""
+        ...
+
+    def open_orders(self) -> list[Order]:
+        """Orders not in a terminal state."""
+        ...
+
+    def fills(self) -> list[Fill]:
+        """Every recorded fill."""
+        ...
+
+    def last_fill_ts(self) -> datetime | None:
+        """Time of the latest recorded fill, if any."""
+        ...
+
+    def positions(self) -> list[Position]:
+        """The open positions as last persisted."""
         ...

@@ -127,7 +127,8 @@ class RecordedHeatmaps:
             self._current[bar.symbol] = nxt
             nxt = next(self._iters[bar.symbol], None)
         self._next[bar.symbol] = nxt
-        return self._current[bar.symbol]
+        from bot.feeds.provider_maps import fresh  # a recorded provider map carries its own staleness
+        return fresh(self._current[bar.symbol], bar.close_ts)
 
     def keys(self) -> list[str]:
         """No state: the store is re-read from the start."""

@@ -81,19 +81,39 @@ def market_of(symbol: str) -> tuple[float, float]:
     return MARKETS.get(base, (100.0, 3e8))
 
 
+DRAW_BLOCK = 2048  # bars per block of random draws (part of the market's identity: changing it changes markets)
+SIM_VERSION = 2     # stored with a paper run's identity: a state made with other draws is refused
+
+
+def draws(symbol: str, n_bars: int, seed: int, params: SimParams) -> tuple[np.ndarray, ...]:
+    """The random inputs of the first ``n_bars`` bars, drawn in blocks of ``DRAW_BLOCK`` bars.
+
+    Block ``k`` has its own generator, seeded by (seed, symbol, k), so the draws of bar ``i`` never
+    depend on how many bars are simulated: a longer run is the same market carried further (a
+    resumed ``liqbot paper`` with another ``--duration`` extends its market exactly).
+    """
+    crc = zlib.crc32(symbol.encode("utf-8"))
+    blocks: list[tuple[np.ndarray, ...]] = []
+    for k in range(-(-n_bars // DRAW_BLOCK)):
+        rng = np.random.default_rng(np.random.SeedSequence([seed, crc, k]))
+        m = DRAW_BLOCK
+        blocks.append((rng.standard_t(params.t_df, m), rng.random(m), rng.normal(0.0, params.jump_vol, m),
+                       rng.normal(0.0, params.wick, m), rng.normal(0.0, params.wick, m), rng.normal(0.0, 1.0, m),
+                       rng.normal(0.0, 1.0, m), rng.lognormal(0.0, 0.3, m)))
+    if not blocks:
+        return tuple(np.empty(0) for _ in range(8))
+    return tuple(np.concatenate([b[i] for b in blocks])[:n_bars] for i in range(8))
+
+
 def simulate(symbol: str, n_bars: int, start: datetime, timeframe: timedelta, seed: int,
              params: SimParams = SimParams()) -> SimSeries:
     """Simulate ``n_bars`` bars of ``symbol`` starting at ``start`` (deterministic in all inputs)."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(symbol.encode("utf-8"))]))
     bars_per_day = 86400.0 / timeframe.total_seconds()
     sigma = params.daily_vol / math.sqrt(bars_per_day)
-    t = rng.standard_t(params.t_df, n_bars) / math.sqrt(params.t_df / (params.t_df - 2.0))
-    jumps = (rng.random(n_bars) < params.jumps_per_day / bars_per_day) * rng.normal(0.0, params.jump_vol, n_bars)
-    wick_up = np.abs(rng.normal(0.0, params.wick, n_bars))
-    wick_dn = np.abs(rng.normal(0.0, params.wick, n_bars))
-    create_noise = rng.normal(0.0, 1.0, n_bars)
-    ls_noise = rng.normal(0.0, 1.0, n_bars)
-    turnover = rng.lognormal(0.0, 0.3, n_bars)
+    t, jump_hit, jump_size, wick_up, wick_dn, create_noise, ls_noise, turnover = draws(symbol, n_bars, seed, params)
+    t = t / math.sqrt(params.t_df / (params.t_df - 2.0))
+    jumps = (jump_hit < params.jumps_per_day / bars_per_day) * jump_size
+    wick_up, wick_dn = np.abs(wick_up), np.abs(wick_dn)
     p0, oi0 = market_of(symbol)
     var0 = sigma * sigma
     omega = var0 * (1.0 - params.garch_alpha - params.garch_beta)
@@ -126,6 +146,7 @@ class SimFeed(HistoricFeed):
         self.warmup_bars = warmup_bars
         total = warmup_bars + bars
         self.series = {s: simulate(s, total, start, timeframe, seed, params) for s in self.symbols}
+        self.end = utc(start) + total * timeframe  # the close of the last bar
 
     def batches(self) -> Iterator[BarBatch]:
         """One batch per bar time, every symbol in it."""

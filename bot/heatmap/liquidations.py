@@ -71,7 +71,7 @@ class LiquidationStore:
             for day in np.unique(days):
                 rows = np.flatnonzero(days == day)
                 _add_part(symdir / EVENTS_DIR / f"date={day_name(int(day))}", table.take(pa.array(rows)))
-        return table.num_rows
+        return int(table.num_rows)
 
     def read(self, symbol: str, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
         """Events of ``symbol`` with ``start <= ts <= end`` (inclusive, both optional), by time, no duplicates."""
@@ -213,4 +213,4 @@ def _frame(table: pa.Table) -> pd.DataFrame:
 
 
 def _us(ts: datetime) -> int:
-    return (utc(ts) - _EPOCH) // pd.Timedelta(microseconds=1)
+    return int((utc(ts) - _EPOCH) // pd.Timedelta(microseconds=1))

@@ -39,8 +39,9 @@ import pyarrow.compute as pc
 
 from bot.domain import HeatmapSnapshot, utc
 from bot.errors import DataError
-from bot.heatmap.partition import (DAY_US, MAX_PARTS, add_part, atomic_write_bytes, conform, day_name, empty_table,
-                                   level_count, list_parts, locked, resolve, ts_us)
+from bot.heatmap.partition import MAX_PARTS  # noqa: F401  (re-exported: the store's compaction limit)
+from bot.heatmap.partition import (DAY_US, add_part, atomic_write_bytes, conform, day_name, empty_table, level_count,
+                                   list_parts, locked, resolve, ts_us)
 from bot.heatmap.stored_series import (LEVEL_COLUMNS, SCHEMA, Heatmaps, StoredSeries, batch_rows, batch_ts_us,
                                        flat_lists, validate_batch)
 

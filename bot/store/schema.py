@@ -110,6 +110,28 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         payload BLOB NOT NULL
     );
     """),
+    (2, """
+    CREATE TABLE bars (                     -- every closed bar the runner stepped (chart candles)
+        symbol TEXT NOT NULL,
+        ts TEXT NOT NULL,                   -- bar open time
+        open REAL NOT NULL,
+        high REAL NOT NULL,
+        low REAL NOT NULL,
+        close REAL NOT NULL,
+        volume REAL NOT NULL,
+        oi_usd REAL,                        -- positioning known at the close (NULL: the feed has none)
+        long_short_ratio REAL,
+        funding_rate REAL,
+        PRIMARY KEY (symbol, ts)
+    );
+    CREATE TABLE cluster_frames (           -- the tracker's clusters after each bar (bot.store.frames)
+        symbol TEXT NOT NULL,
+        ts TEXT NOT NULL,                   -- snapshot time (bar close)
+        price REAL NOT NULL,
+        clusters TEXT NOT NULL,
+        PRIMARY KEY (symbol, ts)
+    );
+    """),
 )
 
 

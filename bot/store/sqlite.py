@@ -7,6 +7,11 @@ Two kinds of write, each one transaction:
 - :meth:`Store.commit_step` commits everything one runner step changed, together with the
   cursor and component state, so a ``kill -9`` at any moment resumes from a whole step.
 
+A historic replay may hold one transaction over many steps (:meth:`Store.begin_batch` ...
+:meth:`Store.commit_batch`): the writes above join it, so a ``kill -9`` loses the open batch as a
+whole and the run resumes from the last committed one (the simulated venue's state rolls back
+with it; a real venue is never batched).
+
 Every change also appends to ``events`` (append-only history). One process writes a state
 folder at a time (an exclusive ``flock``); readers open the database read-only.
 """
@@ -21,15 +26,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from bot.clock import parse_ts
 from bot.domain import iso, utc
 from bot.errors import DataError, FatalError
 from bot.execution.orders import (Balance, ClosedTrade, Fill, Order, OrderState, Position, check_transition,
                                   from_record, to_record)
+from bot.store.frames import ClusterFrame, encode_clusters
 from bot.store.integrity import check_file, check_open
 from bot.store.schema import TABLES, migrate
+
+if TYPE_CHECKING:
+    from bot.feeds.base import Bar
 
 DB_NAME = "liqbot.sqlite"
 LOCK_NAME = "liqbot.lock"
@@ -83,6 +92,8 @@ class StepWrite:
     kv: Mapping[str, Any] = field(default_factory=dict)
     blobs: Mapping[str, bytes] = field(default_factory=dict)
     outbox: Sequence[tuple[str, datetime, bytes]] = ()
+    bars: Sequence["Bar"] = ()              # chart rows (bot.store.frames), rewritten on a replayed step
+    frames: Sequence[ClusterFrame] = ()
 
 
 def _dumps(value: Any) -> str:
@@ -100,6 +111,7 @@ class Store:
         self.path = path
         self._lock = lock
         self._sync = 2
+        self._batch = False  # a batch transaction is open: writes join it
 
     @classmethod
     def open(cls, state_dir: Path, *, readonly: bool = False, lock: Any = None) -> "Store":
@@ -142,7 +154,8 @@ class Store:
         return cls(conn, path, lock)
 
     def close(self) -> None:
-        """Close the database and release the folder lock."""
+        """Close the database (an open batch is rolled back) and release the folder lock."""
+        self.rollback_batch()
         self.conn.close()
         if self._lock is not None:
             release_lock(self._lock)
@@ -155,7 +168,32 @@ class Store:
         self.close()
 
     def _tx(self) -> "_Transaction":
-        return _Transaction(self.conn)
+        return _Transaction(self.conn, self if self._batch else None)
+
+    @property
+    def in_batch(self) -> bool:
+        """A batch transaction is open."""
+        return self._batch
+
+    def begin_batch(self) -> None:
+        """Open one transaction that every following write joins until :meth:`commit_batch` (idempotent)."""
+        if self._batch:
+            return
+        self._durability(True)  # one sync per batch: cheap, and a batch may hold orders and fills
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._batch = True
+
+    def commit_batch(self) -> None:
+        """Commit the open batch (no-op without one)."""
+        if self._batch:
+            self._batch = False
+            self.conn.execute("COMMIT")
+
+    def rollback_batch(self) -> None:
+        """Drop the open batch (no-op without one): the store is back at the last committed batch."""
+        if self._batch:
+            self._batch = False
+            self.conn.execute("ROLLBACK")
 
     # --- writes -------------------------------------------------------------------------
 
@@ -214,6 +252,11 @@ class Store:
             for symbol, snap_ts, payload in step.outbox:
                 cur.execute("INSERT INTO snapshot_outbox (symbol, ts, payload) VALUES (?,?,?)",
                             (symbol, iso(snap_ts), sqlite3.Binary(payload)))
+            cur.executemany("INSERT OR REPLACE INTO bars VALUES (?,?,?,?,?,?,?,?,?,?)",
+                            [(b.symbol, iso(b.ts), b.open, b.high, b.low, b.close, b.volume, b.oi_usd,
+                              b.long_short_ratio, b.funding_rate) for b in step.bars])
+            cur.executemany("INSERT OR REPLACE INTO cluster_frames VALUES (?,?,?,?)",
+                            [(f.symbol, iso(f.ts), f.price, encode_clusters(f.clusters)) for f in step.frames])
 
     def outbox(self) -> list[tuple[int, bytes]]:
         """Pending snapshots (seq, payload), oldest first."""
@@ -226,6 +269,8 @@ class Store:
             cur.execute("DELETE FROM snapshot_outbox WHERE seq <= ?", (upto,))
 
     def _durability(self, full: bool) -> None:
+        if self._batch:  # the level cannot change inside a transaction; a batch commits with FULL
+            return
         level = 2 if full else 1
         if self._sync != level:
             self.conn.execute(f"PRAGMA synchronous={level}")
@@ -311,16 +356,26 @@ class Store:
 
 
 class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception."""
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    Inside a batch it joins the open transaction; a failure rolls the whole batch back, so the
+    store never holds half a step.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, batch: "Store | None" = None) -> None:
         self.conn = conn
+        self.batch = batch
 
     def __enter__(self) -> sqlite3.Cursor:
-        self.conn.execute("BEGIN IMMEDIATE")
+        if self.batch is None:
+            self.conn.execute("BEGIN IMMEDIATE")
         return self.conn.cursor()
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self.batch is not None:
+            if exc_type:
+                self.batch.rollback_batch()
+            return
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
 

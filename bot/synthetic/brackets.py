@@ -113,6 +113,27 @@ BINANCE_BTCUSDT = table("binance:BTCUSDT", [
     (300_000_000, 500_000_000, 0.50, 1),
 ])
 
+# Binance ETHUSDT: the shape of Binance's published ETHUSDT ladder (same first-bracket leverage as
+# BTC, slightly higher rates, smaller notionals per bracket). A default, not a live table: the
+# live bot refreshes it from ccxt; every default tier (up to 100x at $10,000) is priced.
+BINANCE_ETHUSDT = table("binance:ETHUSDT", [
+    (0, 50_000, 0.005, 125), (50_000, 250_000, 0.0065, 100), (250_000, 1_000_000, 0.01, 75),
+    (1_000_000, 5_000_000, 0.02, 50), (5_000_000, 10_000_000, 0.05, 20),
+    (10_000_000, 20_000_000, 0.10, 10), (20_000_000, 50_000_000, 0.125, 5),
+    (50_000_000, 100_000_000, 0.15, 4), (100_000_000, 200_000_000, 0.25, 2),
+    (200_000_000, 500_000_000, 0.50, 1),
+])
+
+# Binance XRPUSDT: the shape of the published XRPUSDT ladder of the period (max 75x): its 100x
+# tier cannot be priced, so an XRP model must choose tiers up to 75x (``tier_leverages``).
+BINANCE_XRPUSDT = table("binance:XRPUSDT", [
+    (0, 25_000, 0.005, 75), (25_000, 50_000, 0.0065, 50), (50_000, 250_000, 0.01, 25),
+    (250_000, 1_000_000, 0.025, 20), (1_000_000, 5_000_000, 0.05, 10),
+    (5_000_000, 10_000_000, 0.10, 5), (10_000_000, 20_000_000, 0.125, 4),
+    (20_000_000, 50_000_000, 0.15, 3), (50_000_000, 100_000_000, 0.25, 2),
+    (100_000_000, 200_000_000, 0.50, 1),
+])
+
 # Generic default for other Binance USDT-M contracts (a typical mid-cap ladder): refresh from
 # ccxt for anything real.
 BINANCE_GENERIC = table("binance:generic", [
@@ -121,6 +142,9 @@ BINANCE_GENERIC = table("binance:generic", [
     (2_000_000, 5_000_000, 0.125, 4), (5_000_000, 10_000_000, 0.15, 3),
     (10_000_000, 20_000_000, 0.25, 2), (20_000_000, 50_000_000, 0.50, 1),
 ])
+
+#: The shipped Binance tables by base coin (others get ``BINANCE_GENERIC``).
+BINANCE_TABLES: Mapping[str, BracketTable] = {"BTC": BINANCE_BTCUSDT, "ETH": BINANCE_ETHUSDT, "XRP": BINANCE_XRPUSDT}
 
 # Hyperliquid maximum leverage per coin (its maintenance rate is half the initial margin at max).
 HYPERLIQUID_MAX_LEVERAGE: Mapping[str, float] = {"BTC": 40.0, "ETH": 25.0, "SOL": 20.0, "XRP": 20.0}
@@ -145,12 +169,12 @@ def base_coin(symbol: str) -> str:
 
 
 def table_for(venue: Venue | str, symbol: str) -> BracketTable:
-    """The default table of a venue for a symbol (BTC on Binance gets the BTCUSDT ladder)."""
+    """The default table of a venue for a symbol (BTC, ETH, XRP on Binance get their own ladders)."""
     coin = base_coin(symbol)
     if Venue(venue) is Venue.HYPERLIQUID:
         return hyperliquid_table(HYPERLIQUID_MAX_LEVERAGE.get(coin, HYPERLIQUID_DEFAULT_MAX_LEVERAGE),
                                  name=f"hyperliquid:{coin}")
-    return BINANCE_BTCUSDT if coin == "BTC" else BINANCE_GENERIC
+    return BINANCE_TABLES.get(coin, BINANCE_GENERIC)
 
 
 def from_ccxt_tiers(tiers: Iterable[Mapping[str, Any]], name: str = "ccxt") -> BracketTable:

@@ -22,9 +22,10 @@ from bot.errors import ConfigError, DataError
 from bot.synthetic import ledger as lg
 from bot.synthetic.brackets import BracketTable, Venue, table_for
 from bot.synthetic.inputs import NS, BarInputs, align
-from bot.synthetic.liqprice import tier_factors
+from bot.synthetic.liqprice import feasible, tier_factors
 from bot.synthetic.series import BreakEvents, HeatmapSeries, make_snapshot
 
+WINDOW_MARGIN_PCT = 1.0  # the window reaches this far past the farthest tier (funding and drift move levels)
 GRID_LOG_SPAN = 4.0  # the ledger window spans e^4 (x55) in price; it re-centres when price drifts
 
 
@@ -67,7 +68,7 @@ class SyntheticParams:
     spike_min_gap_bars: int = 12
     funding_erosion: bool = True
     grid_bin_pct: float = 0.1
-    range_pct: float = 15.0
+    range_pct: float = 22.0
     venue: Venue = Venue.BINANCE
     brackets: BracketTable | None = None
 
@@ -127,9 +128,32 @@ class _Kernel:
     assumptions: Mapping[str, Any]
 
 
+def check_tiers(params: SyntheticParams, symbol: str, fl: np.ndarray, fs: np.ndarray, brackets: BracketTable) -> None:
+    """Every tier must be priced by the brackets and lie inside the window (issue 11, defects 4-5).
+
+    A tier the venue cannot price (its leverage above the bracket's maximum at ``position_usd``,
+    or a maintenance rate that liquidates it at once)
+    used to be dropped silently with its share of every cohort; a tier beyond ``range_pct`` was
+    clipped at the window's edge. Both are configuration errors now.
+    """
+    ok = feasible(np.array(params.tier_leverages), params.position_usd, brackets)
+    bad = [f"{lev:g}x" for lev, a, b, f in zip(params.tier_leverages, fl, fs, ok)
+           if not (f and np.isfinite(a) and np.isfinite(b))]
+    if bad:
+        cap = float(brackets.max_leverage[brackets.index(params.position_usd)])
+        raise ConfigError(f"synthetic: tier {', '.join(bad)} cannot be priced by {brackets.name} for {symbol} at "
+                          f"${params.position_usd:,.0f} (max leverage {cap:g}x): lower tier_leverages or pass that "
+                          "symbol's brackets (live: refreshed from ccxt)")
+    far = float(100 * max(np.max(1 - fl), np.max(fs - 1)))
+    if far + WINDOW_MARGIN_PCT > params.range_pct:
+        raise ConfigError(f"synthetic: range_pct {params.range_pct:g} cuts the tier liquidated {far:.1f} % away: "
+                          f"raise range_pct to at least {far + WINDOW_MARGIN_PCT:.1f}")
+
+
 def _kernel(params: SyntheticParams, symbol: str) -> _Kernel:
     brackets = params.bracket_table(symbol)
     fl, fs = tier_factors(np.array(params.tier_leverages), params.position_usd, brackets)
+    check_tiers(params, symbol, fl, fs, brackets)
     tw = np.array(params.tier_weights) / sum(params.tier_weights)
     lo, hi = params.window()
     p = np.zeros(lg.NP)

@@ -29,6 +29,7 @@ from bot.errors import DataError
 from bot.synthetic.inputs import BarInputs, align
 from bot.synthetic.liqprice import tier_factors
 from bot.synthetic.model import SyntheticParams, build_from_bars
+from bot.synthetic.series import HeatmapSeries
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +94,14 @@ def _liq_bars(liquidations: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
 
 def predictions(candles: pd.DataFrame, oi: pd.DataFrame, liquidations: pd.DataFrame, params: SyntheticParams, *,
                 ls_ratio: pd.DataFrame | None = None, funding: pd.DataFrame | None = None,
-                symbol: str = "BTC/USDT:USDT", warmup_h: float = 72.0) -> Predictions:
-    """Realized vs predicted USD per side for every liquidation bar the candles fully cover."""
-    bars = align(candles, oi, ls_ratio=ls_ratio, funding=funding)
+                symbol: str = "BTC/USDT:USDT", warmup_h: float = 72.0, bars: BarInputs | None = None,
+                series: HeatmapSeries | None = None) -> Predictions:
+    """Realized vs predicted USD per side for every liquidation bar the candles fully cover.
+
+    ``bars``/``series``: the aligned inputs and a series built over them with every bar emitted
+    (the report card builds them once for all its sections); built here when not given.
+    """
+    bars = bars if bars is not None else align(candles, oi, ls_ratio=ls_ratio, funding=funding)
     liq_ns, real_l, real_s, step = _liq_bars(liquidations)
     i0 = np.searchsorted(bars.open_ns, liq_ns)
     i1 = np.searchsorted(bars.open_ns, liq_ns + step)
@@ -103,21 +109,40 @@ def predictions(candles: pd.DataFrame, oi: pd.DataFrame, liquidations: pd.DataFr
     first_ok = bars.open_ns[0] + int(warmup_h * 3600 * 1e9)
     ok = (i0 >= 1) & (i1 - i0 == per_bar) & (liq_ns >= first_ok) & np.isfinite(real_l) & np.isfinite(real_s)
     ok[ok] &= np.isfinite(bars.oi[i0[ok] - 1])
+    if oi is not None and len(oi):
+        # the last OI value is carried forward by ``align``; past its age limit it is not known any more
+        last_oi = _utc(pd.DatetimeIndex(oi.index).max()).value
+        ok &= liq_ns <= last_oi + int(params.oi_max_age_h * 3600 * 1e9)
     if not ok.any():
-        raise DataError("no liquidation bar is fully covered by the candles with open interest known",
+        raise DataError("no liquidation bar is fully covered by the candles with open interest known "
+                        f"(liquidations {_span(liq_ns)}, candles {_span(bars.open_ns)}"
+                        + (f", open interest {_span(_utc_ns(oi.index))})" if oi is not None and len(oi) else ")"),
                         field="liquidations")
     liq_ns, real_l, real_s, i0, i1 = liq_ns[ok], real_l[ok], real_s[ok], i0[ok], i1[ok]
     high = _reduce(bars.high, i0, i1, np.max)
     low = _reduce(bars.low, i0, i1, np.min)
-    emit = np.zeros(len(bars), np.bool_)
-    emit[i0 - 1] = True
-    series = build_from_bars(bars, params, emit, symbol)
+    if series is None:
+        emit = np.zeros(len(bars), np.bool_)
+        emit[i0 - 1] = True
+        series = build_from_bars(bars, params, emit, symbol)
     rows = np.searchsorted(series.ts, liq_ns)
     model_l, model_s = series.window_sums(rows, low, high)
     base = _baselines(bars, i0 - 1, high, low, params, symbol)
     frame = pd.DataFrame({"real_long": real_l, "real_short": real_s, "model_long": model_l, "model_short": model_s,
                           **base}, index=pd.DatetimeIndex(liq_ns, tz="UTC", name="ts"))
     return Predictions(frame)
+
+
+def _utc_ns(index: pd.Index) -> np.ndarray:
+    idx = pd.DatetimeIndex(index)
+    return (idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")).as_unit("ns").asi8
+
+
+def _span(ns: np.ndarray) -> str:
+    """``first..last`` of UTC nanoseconds, minutes precision (for error messages)."""
+    fmt = "%Y-%m-%dT%H:%M"
+    lo, hi = (pd.Timestamp(int(x), tz="UTC").strftime(fmt) for x in (ns.min(), ns.max()))
+    return f"{lo}..{hi}"
 
 
 def _reduce(values: np.ndarray, i0: np.ndarray, i1: np.ndarray, fn: Any) -> np.ndarray:
@@ -165,5 +190,6 @@ def skill(pred: Predictions, start: pd.Timestamp | str | None = None, end: pd.Ti
     def side(name: str) -> SideSkill:
         return _skill(f[f"{name}_long"].to_numpy(), f[f"{name}_short"].to_numpy(), rl, rs)
     return SkillReport(bars=len(f), model=side("model"),
-                       baselines={k: side(k) for k in ("range", "static_tiers", "range_side")},
+                       baselines={k: side(k) for k in ("range", "static_tiers", "range_side")
+                                  if f"{k}_long" in f.columns},
                        start=f.index[0] if len(f) else lo, end=f.index[-1] if len(f) else hi)

@@ -7,7 +7,12 @@
 - CoinGlass ``GET /api/futures/liquidation/{aggregated-heatmap|heatmap}/model{n}`` (``CG-API-KEY``):
   ``{code: "0", msg, data: {y_axis, liquidation_leverage_data: [[x, y, usd]], price_candlesticks:
   [[ts_s, o, h, l, c, v]]}}`` with ``COLUMNS`` time columns spanning ``range`` up to ``now``.
-A wrong key is a 401. Prices follow ``tests.fakes.binance_public.price_at``.
+- Bastion ``GET /v1/heatmap?symbol=BTC``: the ``bastion_get_heatmap`` document of the current time.
+- Cluster API ``GET /api/heatmap/{SYMBOL}``: ``{success, symbol, current_price, clusters, timestamp,
+  total_clusters}`` of the current time (clusters refresh every ``PERP_REFRESH_S``).
+A wrong key is a 401. Prices follow ``tests.fakes.binance_public.price_at`` unless a ``price``
+function is given (maps move with the fake market's price); faults on demand through
+``FakeHttpServer.script`` (429 + Retry-After, 5xx, slow replies, malformed bodies).
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ KIYOTAKA_KEY = "kiyo-test-key-0123456789"
 COINGLASS_KEY = "cg-test-key-9876543210"
 
 
-def kiyotaka_levels(ts_s: int, usd: bool) -> list[float]:
+PriceFn = Callable[[int], float]  # epoch ms -> the fake market's price
+
+
+def kiyotaka_levels(ts_s: int, usd: bool, price: PriceFn = price_at) -> list[float]:
     """Levels around the price at ``ts_s``: 10 below and 10 above, ascending, [p, v, ...]."""
-    p = price_at(ts_s * 1000)
+    p = price(ts_s * 1000)
     out: list[float] = []
     for k in range(LEVELS):
         level = round(p * (0.95 + 0.1 * k / (LEVELS - 1)), 1)
@@ -39,7 +47,7 @@ def kiyotaka_levels(ts_s: int, usd: bool) -> list[float]:
     return out
 
 
-def install_kiyotaka(server: FakeHttpServer, key: str = KIYOTAKA_KEY) -> None:
+def install_kiyotaka(server: FakeHttpServer, key: str = KIYOTAKA_KEY, price: PriceFn = price_at) -> None:
     """Register ``/v1/points``."""
 
     def points(req: Request) -> Reply:
@@ -59,16 +67,16 @@ def install_kiyotaka(server: FakeHttpServer, key: str = KIYOTAKA_KEY) -> None:
         if req.query.get("flatten") == "true":
             flat: list[float] = []
             for t in stamps:
-                levels = kiyotaka_levels(t, usd)
+                levels = kiyotaka_levels(t, usd, price)
                 flat += [len(levels) // 2, t * 1_000_000, *levels]
             return Reply(body={"series": [{"id": ident, "flat_points": flat}]})
-        pts = [{"Point": {"timestamp": {"s": t}, "levels": kiyotaka_levels(t, usd)}} for t in stamps]
+        pts = [{"Point": {"timestamp": {"s": t}, "levels": kiyotaka_levels(t, usd, price)}} for t in stamps]
         return Reply(body={"series": [{"id": ident, "points": pts}]})
 
     server.route("/v1/points", points)
 
 
-def coinglass_grid(range_s: int, now_s: int) -> dict[str, object]:
+def coinglass_grid(range_s: int, now_s: int, price_at: PriceFn = price_at) -> dict[str, object]:
     """A CoinGlass heatmap document: ``COLUMNS`` columns ending at ``now_s``."""
     step = range_s // COLUMNS
     end = now_s // step * step
@@ -86,7 +94,7 @@ def coinglass_grid(range_s: int, now_s: int) -> dict[str, object]:
 
 
 def install_coinglass(server: FakeHttpServer, key: str = COINGLASS_KEY,
-                      clock: Callable[[], float] = time.time) -> None:
+                      clock: Callable[[], float] = time.time, price: PriceFn = price_at) -> None:
     """Register both CoinGlass heatmap paths, models 1-3."""
 
     def heatmap(req: Request) -> Reply:
@@ -95,8 +103,70 @@ def install_coinglass(server: FakeHttpServer, key: str = COINGLASS_KEY,
         range_s = RANGE_S.get(req.query.get("range", ""))
         if range_s is None:
             return Reply(body={"code": "400", "msg": "range not supported"})
-        return Reply(body=coinglass_grid(range_s, int(clock())))
+        return Reply(body=coinglass_grid(range_s, int(clock()), price))
 
     for model in ("model1", "model2", "model3"):
         server.route(f"/api/futures/liquidation/aggregated-heatmap/{model}", heatmap)
         server.route(f"/api/futures/liquidation/heatmap/{model}", heatmap)
+
+
+BASTION_REFRESH_S = 30
+PERP_REFRESH_S = 5
+
+
+def bastion_doc(now_s: int, coin: str, price: PriceFn = price_at) -> dict[str, object]:
+    """A ``bastion_get_heatmap`` document at the last refresh before ``now_s``."""
+    at = now_s // BASTION_REFRESH_S * BASTION_REFRESH_S
+    p = price(at * 1000)
+    levels = []
+    for k in range(-8, 9):
+        if k == 0:
+            continue
+        level = round(p * (1 + 0.004 * k), 1)
+        usd = round(4e6 * (1.5 + math.sin(k + at / 7200)) * (2.5 if abs(k) == 3 else 1.0), 2)
+        levels.append({"price": level, "density": min(100, round(usd / 1.5e5)),
+                       "type": "short_liquidations" if k > 0 else "long_liquidations", "estimated_usd": usd})
+    levels.sort(key=lambda lv: -float(lv["price"]))  # the provider lists them descending
+    return {"symbol": coin, "current_price": round(p, 1), "heatmap": {"levels": levels},
+            "timestamp": at}
+
+
+def install_bastion(server: FakeHttpServer, clock: Callable[[], float] = time.time, price: PriceFn = price_at,
+                    key: str | None = None) -> None:
+    """Register ``/v1/heatmap`` (public; with ``key`` set, ``X-API-Key`` must match)."""
+
+    def heatmap(req: Request) -> Reply:
+        if key is not None and req.headers.get("x-api-key") != key:
+            return Reply(status=401, body={"error": "invalid api key"})
+        return Reply(body=bastion_doc(int(clock()), req.query.get("symbol", "BTC"), price))
+
+    server.route("/v1/heatmap", heatmap)
+
+
+def perp_doc(now_s: int, pair: str, price: PriceFn = price_at) -> dict[str, object]:
+    """A cluster-API ``/api/heatmap/{pair}`` document at the last refresh before ``now_s``."""
+    at = now_s // PERP_REFRESH_S * PERP_REFRESH_S
+    p = price(at * 1000)
+    clusters = []
+    for n, k in enumerate((-6, -3, -1, 1, 3, 6)):
+        level = round(p * (1 + 0.005 * k), 2)
+        usd = round(3e6 * (2 + math.cos(k + at / 3600)), 2)
+        clusters.append({"price_level": level, "side": "short" if k > 0 else "long",
+                         "liquidation_count": 100 + 10 * n, "total_notional": usd,
+                         "strength": round(min(1.0, usd / 1e7), 3), "cluster_id": n + 1,
+                         "distance_from_price": round(abs(level / p - 1) * 100, 3)})
+    return {"success": True, "symbol": pair, "current_price": round(p, 2), "clusters": clusters,
+            "timestamp": at, "total_clusters": len(clusters)}
+
+
+def install_perp_api(server: FakeHttpServer, clock: Callable[[], float] = time.time, price: PriceFn = price_at,
+                     key: str | None = None) -> None:
+    """Register ``/api/heatmap/{SYMBOL}``."""
+
+    def heatmap(req: Request) -> Reply:
+        if key is not None and req.headers.get("x-api-key") != key:
+            return Reply(status=401, body={"detail": "invalid api key"})
+        pair = req.path.rsplit("/", 1)[-1]
+        return Reply(body=perp_doc(int(clock()), pair, price))
+
+    server.route_prefix("/api/heatmap/", heatmap)

@@ -35,7 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--heatmaps", type=Path, default=None,
                    help="snapshot store (built, imported or recorded); default: the synthetic model on the candles")
     p.add_argument("--strategies", default=None, help="comma-separated strategies (default: strategies.enabled)")
-    p.add_argument("--symbol", default=None, help="ccxt symbol of the files (default: the first of symbols)")
+    p.add_argument("--symbol", default=None,
+                   help="symbol of the files (ETHUSDT, ETH/USDT:USDT, ...; default: the one the file names spell, "
+                        "else the first of symbols); files naming another symbol are refused")
     p.add_argument("--from", dest="from_", default=None, help="start (ISO-8601 or epoch); the warmup follows it")
     p.add_argument("--to", default=None, help="end (ISO-8601 or epoch)")
     p.add_argument("--warmup", default=None, help="model-only history after --from, e.g. 1d (default: backtest.warmup)")
@@ -52,11 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def spec_from(args: argparse.Namespace, settings: Any) -> Any:
-    """The ``BacktestSpec`` of the command line."""
-    from backtest.run import BacktestSpec
+    """The ``BacktestSpec`` of the command line (the paths are checked before the backtester is imported)."""
     from bot.cli.commands.paper import _span
     from bot.cli.timeargs import parse_time
-    from bot.feeds.replay import ReplayFiles
 
     for name in ("candles", "oi", "ls_ratio", "funding", "fine_candles"):
         path = getattr(args, name)
@@ -70,8 +70,13 @@ def spec_from(args: argparse.Namespace, settings: Any) -> Any:
     if start is not None and end is not None and end <= start:
         raise DataError("--to must be after --from", field="--to")
     names = tuple(n.strip() for n in args.strategies.split(",") if n.strip()) if args.strategies else None
-    symbol = args.symbol or settings.symbols[0]
+    from bot.marketdata.symbols import resolve
+    symbol = resolve(args.symbol, [("--candles", args.candles), ("--oi", args.oi), ("--ls-ratio", args.ls_ratio),
+                                   ("--funding", args.funding), ("--fine-candles", args.fine_candles)],
+                     settings.symbols)
     warmup: timedelta = _span(args.warmup or settings.backtest.warmup, "--warmup")
+    from backtest.run import BacktestSpec  # pandas, vectorbt: only once the input is known good
+    from bot.feeds.replay import ReplayFiles
     return BacktestSpec(symbol=symbol, files=ReplayFiles(args.candles, args.oi, args.ls_ratio, args.funding),
                         start=start, end=end, warmup=warmup, strategies=names, heatmaps_dir=args.heatmaps,
                         fine_candles=args.fine_candles)
@@ -79,6 +84,7 @@ def spec_from(args: argparse.Namespace, settings: Any) -> Any:
 
 def run(args: argparse.Namespace, settings: Any) -> int:
     """Handler of ``liqbot backtest``."""
+    spec = spec_from(args, settings)  # bad input is a one-line error before the heavy imports
     from backtest.run import run_backtest, summary, trade_records
     from bot.atomic import atomic_output, check_output_file, write_text_atomic
     from bot.signallog import SignalLogWriter
@@ -88,7 +94,6 @@ def run(args: argparse.Namespace, settings: Any) -> int:
                       ("--json", None if args.json in (None, "-") else Path(args.json))):
         if out is not None:
             check_output_file(out, flag)
-    spec = spec_from(args, settings)
     if spec.fine_candles is not None:  # checked before any work, not after the whole replay
         from bot.inputs.series import check_fine_candles
         from bot.marketdata.files import load_candles
@@ -103,6 +108,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         finally:
             if log is not None:
                 log.close()
+    for note in result.notes:
+        print(f"liqbot: note: {note}", file=sys.stderr)
     doc = summary(result)
     doc["trades"] = trade_records(result)
     code = 0
@@ -111,6 +118,9 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         report = check_lookahead(settings, spec, result, settings.backtest.lookahead_cuts)
         doc["lookahead"] = report.to_dict()
         code = 0 if report.ok else 1
+    doc["files"] = {"signals": str(args.signals) if args.signals else None,
+                    "report": str(args.report) if args.report else None,
+                    "json": args.json if args.json not in (None, "-") else None}
     if args.report is not None:
         from backtest.report import write_report
         write_report(result, args.report, settings, days=settings.backtest.report_days,
@@ -160,7 +170,7 @@ class BarProgress:
 
 def print_stats(doc: dict[str, Any]) -> None:
     """The stats table and the signal counts on stdout (rich)."""
-    from rich.console import Console
+    from bot.cli.console import stdout_console
     from rich.table import Table
 
     run = doc["run"]
@@ -183,12 +193,38 @@ def print_stats(doc: dict[str, Any]) -> None:
             else:
                 cells.append(str(v))
         table.add_row(*cells)
-    console = Console(width=None if sys.stdout.isatty() else 160)  # a pipe gets the whole table
+    console = stdout_console()  # a pipe gets the whole table
     console.print(table)
+    if doc.get("coverage"):
+        from bot.marketdata.coverage import coverage_line
+        console.print(coverage_line(doc["coverage"]))
     sig = doc["signals"]
     console.print(f"signals {sig['emitted']:,} emitted, {sig['suppressed_by_cooldown']:,} suppressed by the cooldown, "
                   f"{sig['rejected_candidates']:,} candidates rejected; engine ran on {sig['engine_bars']:,} bars; "
                   f"{doc['timings']['total_s']:.1f} s")
     if "lookahead" in doc:
         la = doc["lookahead"]
-        console.print(f"lookahead check: {'ok' if la['ok'] else 'FAILED'} at {len(la['cuts'])} cut times")
+        console.print(f"lookahead check: {'ok' if la['ok'] else 'FAILED'} at {len(la['cuts'])} cut times (the run "
+                      "repeated on data ending at each cut; its signals up to the cut and its trades closed before "
+                      "the cut's last bar must equal the full run's):")
+        for c in la["cuts"]:
+            console.print(f"  cut {c['cut']}: {c['signals_compared']:,} signals and {c['trades_compared']:,} trades "
+                          f"compared, {len(c['problems'])} differences")
+    a = doc.get("analysis")
+    if a:
+        bh = a["buy_and_hold"]
+        comb = a["columns"][-1]
+        dd = comb["drawdown_duration"]
+        console.print(f"combined: Sortino {_num(comb['sortino'])}, Calmar {_num(comb['calmar'])}, longest drawdown "
+                      f"{_num(dd['days'])} days; long {comb['long']['trades']} trades "
+                      f"{_num(comb['long']['pnl_usd'])} $, "
+                      f"short {comb['short']['trades']} trades {_num(comb['short']['pnl_usd'])} $; median holding "
+                      f"{_num(comb['holding_hours']['median'])} h; buy and hold {_num(bh['return_pct'])} % "
+                      f"(max DD {_num(bh['max_drawdown_pct'])} %)")
+    written = [f"{k} {v}" for k, v in doc.get("files", {}).items() if v]
+    if written:
+        console.print("wrote " + ", ".join(written))
+
+
+def _num(x: Any) -> str:
+    return "-" if x is None else f"{x:,.2f}"

@@ -11,8 +11,8 @@ def register(sub: Any) -> None:
     """Add the ``bench`` sub-command."""
     parser = sub.add_parser("bench", help="measure performance targets (never asserted by tests)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    parser.add_argument("--only", action="append", metavar="NAME", default=None,
-                        help="run only this benchmark (repeatable)")
+    parser.add_argument("--only", action="extend", nargs="+", metavar="NAME", default=None,
+                        help="run only these benchmarks (--only A B, or repeated)")
     parser.set_defaults(func=handle)
 
 
@@ -24,7 +24,7 @@ def handle(args: argparse.Namespace, settings: Any) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    from rich.console import Console
+    from bot.cli.console import stdout_console
     from rich.table import Table
 
     table = Table(title="liqbot bench")
@@ -34,7 +34,7 @@ def handle(args: argparse.Namespace, settings: Any) -> int:
     for name, figures in result["benchmarks"].items():
         for i, (key, value) in enumerate(figures.items()):
             table.add_row(name if i == 0 else "", key, str(value))
-    console = Console()
+    console = stdout_console()
     console.print(table)
     machine = result["machine"]
     console.print(f"{machine['cpu']} ({machine['usable_cpus']} usable CPUs), Python {machine['python']}, "

@@ -166,7 +166,8 @@ def _metrics(settings: Any, exchange_id: str, symbol: str, since: int, until: in
     archive = MetricsArchive(settings.download.archive_base_url, timeout_s=settings.download.timeout_s,
                              policy=policy)
     outcome = Outcome("metrics", symbol, exchange_id, path, since, until, METRICS_STEP_MS,
-                      existing if existing is not None else pd.DataFrame(), len(existing) if existing is not None else 0)
+                      existing if existing is not None else pd.DataFrame(),
+                      len(existing) if existing is not None else 0)
 
     def pages(bar: ProgressBar) -> Iterator[pd.DataFrame]:
         for i, day in enumerate(days, 1):
@@ -231,11 +232,11 @@ def _summary(outcome: Outcome, gaps: list[resume.Gap]) -> dict[str, Any]:
 
 
 def _print_report(outcome: Outcome, gaps: list[resume.Gap]) -> None:
-    from rich.console import Console
+    from bot.cli.console import stdout_console
     from rich.table import Table
 
     doc = _summary(outcome, gaps)
-    console = Console(highlight=False, soft_wrap=True)
+    console = stdout_console(highlight=False, soft_wrap=True)
     console.print(f"[bold]{outcome.kind}[/] {outcome.symbol} from {outcome.exchange} -> {outcome.path}")
     console.print(f"fetched {doc['rows_fetched']} new rows in {doc['requests']} requests ({doc['retries']} retries); "
                   f"file has {doc['rows']} rows" + (f", {doc['first']} .. {doc['last']}" if doc["first"] else ""))

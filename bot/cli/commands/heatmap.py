@@ -211,9 +211,9 @@ def _finite(value: Any) -> Any:
 # --------------------------------------------------------------------------- tables
 
 def _console() -> Any:
-    from rich.console import Console
+    from bot.cli.console import stdout_console
     # a pipe or a file gets a fixed width: wrapped cells would make the tables unreadable
-    return Console(width=None if sys.stdout.isatty() else 132, highlight=False)
+    return stdout_console(highlight=False)
 
 
 def render_snapshot(console: Any, snapshot: HeatmapSnapshot, clusters: Sequence[Cluster], magnets: MagnetRead,

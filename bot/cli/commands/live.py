@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--once", action="store_true", help="reconcile, re-read the exchange once, print the status, exit")
     p.add_argument("--json", action="store_true", help="print the status as one JSON document")
     p.add_argument("--no-status", action="store_true", help="no status line on the terminal")
+    from bot.cli.commands.paper import add_heatmap_arg
+    add_heatmap_arg(p)
     p.set_defaults(func=run_live)
 
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from bot.cli import interrupt
 from bot.clock import Clock, Sleeper, SystemClock, SystemSleeper
 from bot.errors import ConfigError
 from bot.feeds.base import Feed, parse_duration, parse_speed
@@ -37,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "replay: the whole file)")
     p.add_argument("--state", type=Path, default=None, help="state folder (default: state_dir)")
     p.add_argument("--seed", type=seed_int, default=None, help="simulator seed (default: feed.sim_seed)")
-    p.add_argument("--warmup", default=None, help="history fed to the heatmap model before trading (default: feed.warmup)")
+    p.add_argument("--warmup", default=None,
+                   help="history fed to the heatmap model before trading (default: feed.warmup)")
     g = p.add_argument_group("replay")
     g.add_argument("--candles", type=Path, help="candles file")
     g.add_argument("--oi", type=Path, help="open interest file")
@@ -48,7 +50,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     g.add_argument("--to", default=None, help="replay end")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON document")
     p.add_argument("--no-status", action="store_true", help="no status line on the terminal")
+    add_heatmap_arg(p)
     p.set_defaults(func=run_paper)
+
+
+def add_heatmap_arg(p: argparse.ArgumentParser) -> None:
+    """``--heatmap SOURCE`` (paper and live)."""
+    from bot.heatmap.providers.sources import SOURCES
+    p.add_argument("--heatmap", choices=SOURCES, default=None,
+                   help="heatmap source (default: providers.heatmap_source); remote maps are recorded in the state")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +78,15 @@ def plan_from(args: argparse.Namespace, settings: Settings) -> PaperPlan:
     """Merge the command line over the settings."""
     kind = args.feed or settings.feed.kind
     symbols = tuple(args.symbols or settings.symbols)
-    if kind == "replay" and len(symbols) != 1:
-        raise ConfigError("--feed replay takes one symbol (the files' market)")
+    if kind == "replay":
+        if args.symbols is not None and len(args.symbols) != 1:
+            raise ConfigError("--feed replay takes one symbol (the files' market)")
+        from bot.marketdata.symbols import hint_of, resolve
+        files = [(f"--{n.replace('_', '-')}", getattr(args, n, None)) for n in ("candles", "oi", "ls_ratio", "funding")]
+        named = any(hint_of(path, flag) for flag, path in files if path is not None)
+        if args.symbols is None and not named and len(settings.symbols) != 1:
+            raise ConfigError("--feed replay takes one symbol (the files' market): pass --symbols S")
+        symbols = (resolve(args.symbols[0] if args.symbols else None, files, settings.symbols),)
     explicit = args.duration is not None
     duration = parse_duration(args.duration if explicit else settings.feed.duration, "--duration")
     return PaperPlan(feed=kind, symbols=symbols, speed=parse_speed(args.speed or settings.feed.speed),
@@ -92,19 +109,46 @@ def build_feed(plan: PaperPlan, settings: Settings, args: argparse.Namespace | N
     timeframe = parse_duration(settings.feed.timeframe, "feed.timeframe")
     if plan.feed == "sim":
         from bot.cli.timeargs import parse_time
-        from bot.feeds.sim import SimFeed
+        from bot.feeds.sim import SIM_VERSION, SimFeed
         start = parse_time(settings.feed.sim_start, datetime.now().astimezone(), field="feed.sim_start")
         assert plan.duration is not None
-        bars = int(plan.duration / timeframe)
         warm = int(plan.warmup / timeframe)
-        feed = SimFeed(plan.symbols, start, timeframe, warm, bars, plan.seed, plan.speed)
+        end_bar = sim_end_bar(plan.state, start, timeframe, warm + int(plan.duration / timeframe),
+                              int(plan.duration / timeframe))
+        feed = SimFeed(plan.symbols, start, timeframe, warm, end_bar - warm, plan.seed, plan.speed)
+        # everything that shapes the simulated market (the duration does not: a longer run extends it)
         return feed, {"feed": "sim", "seed": plan.seed, "symbols": list(plan.symbols), "start": start.isoformat(),
-                      "timeframe": settings.feed.timeframe, "warmup_bars": warm}
+                      "timeframe": settings.feed.timeframe, "warmup_bars": warm, "sim_version": SIM_VERSION}
     if plan.feed == "replay":
         return _replay_feed(plan, settings, args)
     from bot.feeds.live import LiveFeed
     feed = LiveFeed.from_settings(settings, plan.symbols, timeframe)
     return feed, {"feed": "live", "symbols": list(plan.symbols), "exchange": settings.exchange.id}
+
+
+SIM_PLAN = "sim_plan"  # kv key: the close time the current sim run is heading for
+
+
+def sim_end_bar(state: Path, start: datetime, timeframe: timedelta, fresh_end: int, duration_bars: int) -> int:
+    """How many bars from ``start`` the simulator runs, given what ``state`` already holds.
+
+    A new state runs ``fresh_end`` bars (warmup + duration). A run that was interrupted (its cursor is
+    before the end it planned) finishes that plan, so a kill -9 resumes to exactly the uninterrupted
+    result; a finished run is carried on: the same market, ``duration_bars`` more.
+    """
+    from bot.clock import parse_ts
+    from bot.store import Store
+    from bot.store.sqlite import DB_NAME
+    if not (Path(state) / DB_NAME).is_file():
+        return fresh_end
+    with Store.open(state, readonly=True) as store:
+        cursor, planned = store.kv_get("cursor"), store.kv_get(SIM_PLAN)
+    if cursor is None:
+        return fresh_end
+    done = int((parse_ts(cursor) - start) / timeframe)
+    if planned is not None and parse_ts(planned["end"]) > parse_ts(cursor):
+        return int((parse_ts(planned["end"]) - start) / timeframe)
+    return done + duration_bars
 
 
 def _replay_feed(plan: PaperPlan, settings: Settings, args: argparse.Namespace | None) -> tuple[Feed, dict[str, Any]]:
@@ -136,25 +180,20 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
     """
     from bot.execution.paper import PaperBroker
     from bot.execution.venue import PaperVenue
-    from bot.feeds.heatmaps import RecordedHeatmaps, SyntheticHeatmaps
-    from bot.heatmap.store import SnapshotStore
+    from bot.feeds.heatmap_choice import choose_heatmaps, source_name
     from bot.runner import Runner
     from bot.signallog import SignalLogWriter
     from bot.store import Store
     from bot.store.sqlite import release_lock
-    from bot.synthetic.model import SyntheticParams
     from strategies.engine import Engine
 
     clock = clock or SystemClock()
     sleeper = sleeper or SystemSleeper()
     heatmaps_dir = getattr(args, "heatmaps", None) if args is not None else None
-    source = settings.providers.heatmap_source
     # The store first: a busy folder or a damaged store is refused at once, before the feed's heavy
     # work; a folder this run created is removed again when the run fails before it starts.
     created = not plan.state.exists()
     try:
-        if heatmaps_dir is None and source not in ("synthetic", "recorded"):
-            raise ConfigError(f"the runner reads synthetic or recorded heatmaps, not {source!r}")
         store = Store.open(plan.state, lock=lock)
     except BaseException:
         if lock is not None:
@@ -162,11 +201,12 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
         raise
     try:
         feed_, meta = feed or build_feed(plan, settings, args, clock, sleeper)
-        if heatmaps_dir is not None or settings.providers.heatmap_source == "recorded":
-            heatmaps: Any = RecordedHeatmaps(heatmaps_dir or plan.state / "snapshots", feed_.symbols)
-        else:
-            heatmaps = SyntheticHeatmaps(SyntheticParams.from_settings(settings.synthetic), feed_.symbols,
-                                         feed_.timeframe)
+        name = source_name(getattr(args, "heatmap", None), settings, heatmaps_dir)
+        chosen = choose_heatmaps(name, settings, feed_, live=plan.feed == "live", state=plan.state,
+                                 store_dir=heatmaps_dir, sleep=sleeper.sleep, backfill=plan.warmup)
+        feed_, heatmaps = chosen.feed, chosen.heatmaps
+        if name not in ("synthetic", "store"):
+            meta = {**meta, "heatmap": name}  # a resumed run must trade on the same maps
         log_path = settings.strategies.signal_log
         signal_log = SignalLogWriter(log_path if log_path.is_absolute() else plan.state / log_path,
                                      fsync=settings.strategies.log_fsync)
@@ -174,9 +214,13 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
                         venue=venue(store) if venue is not None else PaperVenue(PaperBroker(settings.paper)),
                         engine=engine if engine is not None else Engine(settings.strategies), clock=clock,
                         sleeper=sleeper, historic=plan.feed != "live", signal_log=signal_log,
-                        snapshots=SnapshotStore(plan.state / "snapshots") if heatmaps_dir is None else None,
+                        snapshots=chosen.recorder,
                         on_step=on_step, run_meta=meta)
         runner.start()
+        end = getattr(feed_, "end", None)
+        if plan.feed == "sim" and end is not None:  # the plan of this run, durable before its first step
+            from bot.store import StepWrite
+            store.commit_step(StepWrite(ts=end, kv={SIM_PLAN: {"end": end.isoformat()}}))
     except BaseException:
         store.close()
         if created:
@@ -191,6 +235,7 @@ def running(runner: "Runner", sleeper: SystemSleeper, line: Any) -> Iterator["Ru
     restore the handlers and close the status line, the signal log and the store."""
 
     def on_signal(signum: int, frame: Any) -> None:
+        interrupt.note(signum)  # Ctrl-C: the command exits 130 after its summary
         runner.stop()
         sleeper.wake()
 
@@ -222,6 +267,7 @@ def run_paper(args: argparse.Namespace, settings: Settings) -> int:
             from bot.store.sqlite import release_lock
             release_lock(lock)  # once: a store that took it over has released it already
         raise
+    resumed_at = runner.store.kv_get("cursor")
 
     with running(runner, sleeper, line):
         until = None
@@ -230,11 +276,23 @@ def run_paper(args: argparse.Namespace, settings: Settings) -> int:
         result = runner.run(until=until)
         summary = summarize(runner.store)
     summary["run"] = {"feed": plan.feed, "symbols": list(plan.symbols), "steps": result.steps,
-                      "stopped": result.stopped, "state": str(plan.state)}
+                      "stopped": result.stopped, "state": str(plan.state), "resumed_at": resumed_at,
+                      "last_bar": result.last_ts.isoformat() if result.last_ts else None}
+    if resumed_at is not None and result.steps:
+        print(f"liqbot: note: resumed {plan.state} at {resumed_at}; ran {result.steps:,} more bars", file=sys.stderr)
+    if result.steps == 0 and not result.stopped:
+        print(f"liqbot: note: 0 steps: {plan.state} is already at {resumed_at}, the end of this "
+              f"{plan.feed} feed (use another --state, or a later --to)", file=sys.stderr)
+    cover = replay_coverage(runner.feed, settings)
+    if cover is not None:
+        summary["coverage"] = cover
     if args.json:
         print(json.dumps(summary, default=str))
     else:
         print_summary(summary, title="paper run")
+        if cover is not None:
+            from bot.marketdata.coverage import coverage_line
+            print(coverage_line(cover))
     return 0
 
 
@@ -248,14 +306,25 @@ def held_lock(state: Path) -> Any:
     return take_lock(state) if state.is_dir() else None
 
 
+def replay_coverage(feed: Any, settings: Settings) -> dict[str, Any] | None:
+    """What a replay's files cover (``bot.marketdata.coverage``); ``None`` for other feeds."""
+    from bot.feeds.replay import ReplayFeed
+    if not isinstance(feed, ReplayFeed):
+        return None
+    from bot.marketdata.coverage import coverage
+    sizing = settings.strategies.oi_sizing.low_mult if "oi_sizing" in settings.strategies.enabled else None
+    return coverage(feed.open_ns, feed.close_ns, feed.oi, feed.funding, feed.trade_from_ns, sizing)
+
+
 def status_line(args: argparse.Namespace, settings: Settings) -> "StatusLine":
-    """The terminal's status line (off with --no-status, --json or no terminal); with it on, logs go to the file only."""
+    """The terminal's status line (off with --no-status, --json or no terminal).
+
+    With it on, logs go to the file only.
+    """
     line = StatusLine(enabled=not args.no_status and not args.json and sys.stderr.isatty())
     if line.enabled:
-        from bot.cli.main import _secrets
-        from bot.logs import configure_logging
-        configure_logging(level=settings.logging.level, file=settings.logging.file, console=False,
-                          secrets=_secrets(settings))
+        from bot.cli.main import setup_logging
+        setup_logging(settings, args, console=False)
     return line
 
 

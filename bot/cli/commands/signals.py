@@ -20,8 +20,8 @@ from typing import Any, Sequence
 
 from bot.errors import DataError
 from bot.inputs.values import non_negative_int
-from bot.review import (OUTCOME_COLUMNS, Bars, ReviewFilter, outcome_stats, outcomes, parse_time, select,
-                        signals_frame, strategy_stats, with_outcomes)
+from bot.review import (OUTCOME_COLUMNS, Bars, Costs, ReviewFilter, candle_warnings, outcome_stats, outcomes,
+                        parse_time, select, signals_frame, strategy_stats, with_outcomes)
 from bot.signallog import LogRead, read_logs
 from strategies.signal import Direction, StrategyName
 
@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = group.add_parser("show", help="print one logged signal (or rejected candidate) in full")
     s.add_argument("id", metavar="ID", help="signal id (an unambiguous prefix is enough)")
     s.add_argument("logs", nargs="*", metavar="LOG", type=Path, help="signal logs (default: the configured one)")
+    s.add_argument("--state", type=Path, default=None,
+                   help="state folder whose store says what the bot did with the signal (default: the log's "
+                        "folder when it holds one, else state_dir)")
     s.add_argument("--json", action="store_true", help="same output; accepted for symmetry")
     s.set_defaults(func=show)
 
@@ -79,7 +82,15 @@ def review(args: argparse.Namespace, settings: Any) -> int:
     read = read_logs(args.logs)
     _report_problems(read)
     chosen = select([ls.signal for ls in read.signals], criteria)
-    results = outcomes(chosen, load_bars(args.candles)) if args.candles else None
+    results, warnings = None, []
+    if args.candles:
+        from bot.marketdata.symbols import hint_of
+        bars = load_bars(args.candles)
+        hint = hint_of(args.candles, "--candles")
+        warnings = candle_warnings(chosen, bars, hint.symbol if hint is not None and not hint.base_only else None)
+        for w in warnings:
+            print(f"liqbot: warning: {w}", file=sys.stderr)
+        results = outcomes(chosen, bars, Costs.from_settings(settings))
     frame = signals_frame(chosen)
     if results is not None:
         frame = with_outcomes(frame, results)
@@ -94,6 +105,10 @@ def review(args: argparse.Namespace, settings: Any) -> int:
         "selected": len(chosen), "problems": [p.to_dict() for p in read.problems],
         "rejected_by_rule": dict(sorted(rules.items())), "stats": strategy_stats(chosen),
         "outcomes": outcome_stats(chosen, results) if results is not None else None,
+        "r_units": {"r_multiple": "gross: price move over the signal's risk (entry to stop)",
+                    "r_net": "after the paper venue's fees and slippage (taker entry and stop, maker target), "
+                             "no funding"} if results is not None else None,
+        "warnings": warnings,
         "signals": json.loads(frame.to_json(orient="records")),
     }
     if args.json:
@@ -104,16 +119,18 @@ def review(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _print_tables(doc: dict[str, Any], frame: Any, limit: int) -> None:
-    from rich.console import Console
+    from bot.cli.console import stdout_console
     from rich.table import Table
 
-    console = Console(width=None if sys.stdout.isatty() else 200)
+    console = stdout_console()
     shown = frame if limit <= 0 else frame.tail(limit)
     t = Table(title=f"signals ({len(shown)} of {doc['selected']} selected shown)")
-    cols = ["timestamp", "strategy", "signal", "entry_price", "stop_loss", "take_profit", "risk_reward",
-            "confidence", "multiplier"] + (["result", "r_multiple"] if "result" in frame.columns else [])
+    cols = ["id", "timestamp", "strategy", "signal", "entry_price", "stop_loss", "take_profit", "risk_reward",
+            "confidence", "multiplier"] + (["result", "r_multiple", "r_net"] if "result" in frame.columns else [])
+    labels = {"r_multiple": "R gross", "r_net": "R net"}
     for c in cols:
-        t.add_column(c, justify="right" if c not in ("timestamp", "strategy", "signal", "result") else "left")
+        t.add_column(labels.get(c, c),
+                     justify="right" if c not in ("id", "timestamp", "strategy", "signal", "result") else "left")
     for rec in shown[cols].itertuples(index=False):
         t.add_row(*[_cell(v) for v in rec])
     console.print(t)
@@ -125,10 +142,13 @@ def _print_tables(doc: dict[str, Any], frame: Any, limit: int) -> None:
         st.add_row(*[_cell(row[c]) for c in (c.header for c in st.columns)])
     console.print(st)
     if doc["outcomes"] is not None:
-        ot = Table(title="outcomes (stop wins a bar that touches both)")
+        ot = Table(title="outcomes (stop wins a bar that touches both; R gross = price move over the risk, "
+                         "R net = after fees and slippage, no funding)")
         keys = OUTCOME_COLUMNS
+        names = {"avg_r_closed": "avg R gross", "total_r_closed": "total R gross", "avg_r_net_closed": "avg R net",
+                 "total_r_net_closed": "total R net"}
         for k in keys:
-            ot.add_column(k)
+            ot.add_column(names.get(k, k))
         for row in doc["outcomes"]:
             ot.add_row(*[_cell(row[k]) for k in keys])
         console.print(ot)
@@ -164,5 +184,38 @@ def show(args: argparse.Namespace, settings: Any) -> int:
     if len(found) > 1:
         raise DataError(f"id prefix {args.id!r} matches {len(found)} signals: {', '.join(sorted(found)[:5])}",
                         field="ID")
-    print(json.dumps(next(iter(found.values())), indent=2, allow_nan=False))
+    sid, record = next(iter(found.items()))
+    state = args.state or next((Path(p).parent for p in logs if (Path(p).parent / "liqbot.sqlite").is_file()),
+                               Path(settings.state_dir))
+    print(json.dumps({**record, "bot": what_the_bot_did(sid, state)}, indent=2, allow_nan=False, default=str))
     return 0
+
+
+def what_the_bot_did(signal_id: str, state: Path) -> dict[str, Any]:
+    """From the state store: traded, skipped or denied, why, and the order and trade it led to."""
+    from bot.store import Decision, Store
+    from bot.store.sqlite import DB_NAME
+    if not (state / DB_NAME).is_file():
+        return {"decision": None, "why": f"no liqbot store in {state} (a backtest log, or pass --state)"}
+    with Store.open(state, readonly=True) as store:
+        decision = next((d for d in store.decisions() if d.signal_id == signal_id), None)
+        if decision is None:
+            return {"decision": None, "state": str(state), "why": "the store holds no decision on this signal "
+                                                                  "(emitted by another run)"}
+        out: dict[str, Any] = {"decision": decision.decision.value, "state": str(state),
+                               "why": decision.reason, "at": decision.ts.isoformat()}
+        if decision.decision is Decision.SUBMITTED and decision.client_id:
+            order = store.get_order(decision.client_id)
+            trade = next((t for t in store.trades() if t.signal_id == signal_id), None)
+            out["order"] = None if order is None else {"client_id": order.client_id, "state": order.state.value,
+                                                       "filled_qty": order.filled_qty, "avg_price": order.avg_price,
+                                                       "reason": order.reason}
+            out["trade"] = None if trade is None else {"net_pnl": trade.net_pnl, "exit_reason": trade.exit_reason.value,
+                                                       "closed_at": trade.closed_at.isoformat()}
+            filled = order is not None and order.filled_qty > 0
+            out["traded"] = filled
+            if not filled:
+                out["why"] = f"submitted; the entry order is {order.state.value if order else 'missing'}"
+        else:
+            out["traded"] = False
+    return out

@@ -42,10 +42,10 @@ def _money(x: float | None) -> str:
 
 def print_summary(s: dict[str, Any], title: str) -> None:
     """Render a summary (``bot.store.summary.summarize``) as tables on stdout."""
-    from rich.console import Console
+    from bot.cli.console import stdout_console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    console = stdout_console(highlight=False)
     head = Table(title=title, show_header=False, title_justify="left")
     head.add_column(style="bold")
     head.add_column(justify="right")

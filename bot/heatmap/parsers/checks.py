@@ -186,7 +186,8 @@ class Checker:
             return np.asarray(values, dtype=np.float64)
         except (ValueError, OverflowError):  # a non-numeric string, or an integer beyond float range
             i = next(i for i, v in enumerate(values) if not _is_float(v))
-            what = "wrong type: expected a number, got" if isinstance(values[i], str) else "not representable as a number:"
+            what = ("wrong type: expected a number, got" if isinstance(values[i], str)
+                    else "not representable as a number:")
             self.fail(locate(i), f"{what} {_kind(values[i])}")
 
     def prices(self, prices: np.ndarray, locate: Locate, *, what: str = "price") -> None:

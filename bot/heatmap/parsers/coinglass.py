@@ -93,7 +93,7 @@ def _grid(chk: Checker, cells: list[Any], columns: int, rows: int) -> np.ndarray
     flat = chk.numbers(list(chain.from_iterable(cells)), lambda k: f"{path}[{k // 3}][{k % 3}]")
     xy_usd = flat.reshape(-1, 3)
     x, y, usd = xy_usd[:, 0], xy_usd[:, 1], xy_usd[:, 2]
-    for axis, values, limit, what in ((0, x, columns, f"x index (time column; {CANDLES} has {columns})"),
+    for _axis, values, limit, what in ((0, x, columns, f"x index (time column; {CANDLES} has {columns})"),
                                       (1, y, rows, f"y index (price row; y_axis has {rows})")):
         wrong = np.flatnonzero((values < 0) | (values >= limit) | (values != np.floor(values)))
         if wrong.size:

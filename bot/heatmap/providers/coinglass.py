@@ -14,8 +14,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot.domain import HeatmapSnapshot, HeatmapSource
 from bot.errors import DataError
+from bot.heatmap.parsers import HeatmapFormat, parse_heatmap
 from bot.heatmap.providers.base import ProviderClient
+from bot.heatmap.providers.budget import RequestBudget
+from bot.heatmap.providers.sources import coin_of, published
 
 RANGES: tuple[tuple[str, timedelta], ...] = (
     ("12h", timedelta(hours=12)), ("24h", timedelta(hours=24)), ("3d", timedelta(days=3)),
@@ -59,3 +63,51 @@ class CoinglassClient(ProviderClient):
             path = f"/api/futures/liquidation/aggregated-heatmap/{Model(model).value}"
             params = {"symbol": symbol, "range": range_}
         return self.get(path, params, f"heatmap {model} {symbol} range={range_}")
+
+
+class CoinglassSource:
+    """CoinGlass's heatmap grid as a runner heatmap source (one snapshot per time column).
+
+    Live: the smallest range (12h) ending now, its last CLOSED column. History: the smallest range
+    reaching back to the replay's start, fetched once and kept (CoinGlass serves ranges ending now,
+    never from/to). A column counts as published when its time step ends; its reference price is
+    the close of its own candlestick (in the payload).
+    """
+
+    kind = HeatmapSource.COINGLASS
+    has_history = True
+    weight = 1.0  # the plan limit counts requests
+
+    def __init__(self, client: CoinglassClient, model: Model, cadence_s: float, budget: RequestBudget) -> None:
+        self.client = client
+        self.model = model
+        self.cadence_s = float(cadence_s)
+        self.budget = budget
+        self.history_chunk = timedelta(days=365)
+        self._history: dict[str, tuple[str, list[HeatmapSnapshot]]] = {}
+
+    def _columns(self, symbol: str, range_: str) -> list[HeatmapSnapshot]:
+        raw = self.client.fetch(coin_of(symbol), range_, model=self.model)
+        cols = parse_heatmap(raw, HeatmapFormat.COINGLASS, symbol=symbol, source_name="coinglass")
+        if len(cols) < 2:
+            return [published(c, c.ts) for c in cols]
+        step = cols[1].ts - cols[0].ts
+        return [published(c, c.ts + step, range=range_) for c in cols]
+
+    def fetch_latest(self, symbol: str, now: datetime) -> HeatmapSnapshot | None:
+        """The last column of the 12h grid that has closed by ``now``."""
+        done = [c for c in self._columns(symbol, RANGES[0][0]) if c.ts <= now]
+        return done[-1] if done else None
+
+    def fetch_history(self, symbol: str, start: datetime, end: datetime, now: datetime) -> list[HeatmapSnapshot]:
+        """Columns published in ``[start, end]`` from one grid reaching back to ``start``."""
+        range_ = choose_range(start, now)
+        cached = self._history.get(symbol)
+        if cached is None or cached[0] != range_ or (cached[1] and cached[1][-1].ts < end <= now):
+            cached = (range_, self._columns(symbol, range_))
+            self._history[symbol] = cached
+        return [c for c in cached[1] if start <= c.ts <= end and c.ts <= now]
+
+    def priced(self, snapshot: HeatmapSnapshot, price: float | None) -> HeatmapSnapshot | None:
+        """Columns carry their own price."""
+        return snapshot

@@ -18,19 +18,22 @@ was used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
 
-from bot.domain import HeatmapSnapshot
+from bot.domain import HeatmapSnapshot, HeatmapSource
 from bot.errors import DataError
 from bot.heatmap.parsers import HeatmapFormat, Units, parse_heatmap
 from bot.heatmap.parsers.checks import split_sides
 from bot.heatmap.parsers.kiyotaka import KIYOTAKA_TYPE
 from bot.heatmap.providers.base import ProviderClient
+from bot.heatmap.providers.budget import RequestBudget
+from bot.heatmap.providers.sources import coin_of, published
 
 MAX_POINTS_PER_REQUEST = 5_000
 DEFAULT_MAX_DEPTH = 1_500
@@ -144,7 +147,7 @@ def priced_snapshots(raw: bytes, *, symbol: str, units: Units, price_at: PriceLo
     else:
         prices = np.array([_weighted_mid(s) for s in parsed])
     out = []
-    for snap, ts, price in zip(parsed, ts_ms, prices):
+    for snap, _ts, price in zip(parsed, ts_ms, prices):
         if not (np.isfinite(price) and price > 0):
             raise DataError(f"no reference price known at {snap.ts.isoformat()} from {price_from}",
                             field="--price-from", source="kiyotaka")
@@ -161,3 +164,65 @@ def _weighted_mid(snapshot: HeatmapSnapshot) -> float:
     usd = snapshot.long_usd + snapshot.short_usd
     total = float(usd.sum())
     return float((snapshot.prices * usd).sum() / total) if total > 0 else float(np.median(snapshot.prices))
+
+
+REQUEST_WEIGHT = 5.0  # HYPERLIQUID_LIQUIDATION_AGG: "Weight: 5x"
+HISTORY_POINTS = 1_000  # points per history request in a replay (well under the 5,000 cap)
+
+
+def depth_multiplier(max_depth: int) -> float:
+    """Kiyotaka's rule: +20% weight for each 1,500-level band above the first, never below 1.0."""
+    return 1.0 + 0.2 * max(0, -(-max_depth // DEFAULT_MAX_DEPTH) - 1)
+
+
+class KiyotakaSource:
+    """``HYPERLIQUID_LIQUIDATION_AGG`` points as a runner heatmap source (USD levels, priced at use).
+
+    A point of interval I stamped T is taken as published at T + I (the interval has closed); the
+    payload has no price, so :meth:`priced` splits the sides at the market price known then.
+    """
+
+    kind = HeatmapSource.KIYOTAKA
+    has_history = True
+
+    def __init__(self, client: KiyotakaClient, interval: Interval, budget: RequestBudget, *,
+                 max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+        self.client = client
+        self.interval = interval
+        self.budget = budget
+        self.max_depth = max_depth
+        self.cadence_s = float(interval.seconds)
+        self.weight = REQUEST_WEIGHT * depth_multiplier(max_depth)
+        self.history_chunk = timedelta(seconds=HISTORY_POINTS * interval.seconds)
+
+    def _points(self, symbol: str, start_s: int, end_s: int) -> list[HeatmapSnapshot]:
+        raw = self.client.fetch(coin_of(symbol), Window(start_s, max(1, end_s - start_s)), interval=self.interval,
+                                units=Units.USD,
+                                max_depth=self.max_depth if self.max_depth != DEFAULT_MAX_DEPTH else None)
+        parsed = parse_heatmap(raw, HeatmapFormat.KIYOTAKA, price=1.0, symbol=symbol, units=Units.USD,
+                               source_name="kiyotaka")
+        step = timedelta(seconds=self.interval.seconds)
+        return [published(s, s.ts + step, reference_price="market close known at publish time") for s in parsed]
+
+    def fetch_latest(self, symbol: str, now: datetime) -> HeatmapSnapshot | None:
+        """The last point whose interval has closed by ``now``."""
+        end = int(now.timestamp())
+        done = [s for s in self._points(symbol, end - 3 * self.interval.seconds, end) if s.ts <= now]
+        return done[-1] if done else None
+
+    def fetch_history(self, symbol: str, start: datetime, end: datetime, now: datetime) -> list[HeatmapSnapshot]:
+        """Points published in ``[start, end]`` (one request per ``history_chunk``)."""
+        step = self.interval.seconds
+        a = int(start.timestamp()) - step
+        b = int(min(end, now).timestamp())
+        out: list[HeatmapSnapshot] = []
+        for window in windows(a, max(a + 1, b), self.interval, HISTORY_POINTS):
+            out += self._points(symbol, window.start_s, window.start_s + window.period_s)
+        return [s for s in out if start <= s.ts <= end and s.ts <= now]
+
+    def priced(self, snapshot: HeatmapSnapshot, price: float | None) -> HeatmapSnapshot | None:
+        """Sides split at ``price`` (levels below: longs, above: shorts)."""
+        if price is None:
+            return None
+        long_usd, short_usd = split_sides(snapshot.prices, snapshot.long_usd + snapshot.short_usd, float(price))
+        return replace(snapshot, price=float(price), long_usd=long_usd, short_usd=short_usd)

@@ -105,6 +105,6 @@ def paper_loop_latency(bars: int = 1500, warmup: int = 300) -> dict[str, Any]:
             "target_decide_p99_ms": 5.0, "meets_target": bool(np.percentile(d, 99) < 5.0)}
 
 
-if __name__ == "__main__":  # python -m bot.execution.latency
+if __name__ == "__main__":  # python -m backtest.bench_latency
     import json
     print(json.dumps(paper_loop_latency(), indent=2))
