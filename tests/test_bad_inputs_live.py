@@ -107,10 +107,8 @@ def test_second_paper_on_a_busy_folder_refuses_at_once(tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         second = subprocess.run([*cmd, "--duration", "1h"], cwd=tmp_path, env=env, capture_output=True, text=True)
-        # a busy folder is no bad input but a fatal condition: exit 1, one line, nothing on stdout
-        assert second.returncode == 1 and second.stdout == ""
-        assert second.stderr.splitlines() == [f"liqbot: error: state folder {state} is in use by another liqbot "
-                                              "process"]
+        # a busy folder is refused like bad input (bot.cli.exits): exit 2, one line, nothing on stdout
+        assert_refused((second.returncode, second.stdout, second.stderr), f"state folder {state} is in use")
         assert first.poll() is None  # the first run is untouched
     finally:
         first.kill()

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from bot.clock import parse_ts
 from bot.domain import iso, utc
-from bot.errors import DataError, FatalError
+from bot.errors import DataError, FatalError, StateLockedError
 from bot.execution.orders import (Balance, ClosedTrade, Fill, Order, OrderState, Position, check_transition,
                                   from_record, to_record)
 from bot.store.frames import ClusterFrame, encode_clusters
@@ -388,7 +388,7 @@ def take_lock(state_dir: Path) -> Any:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.close()
-        raise FatalError(f"state folder {state_dir} is in use by another liqbot process") from None
+        raise StateLockedError(f"state folder {state_dir} is in use by another liqbot process") from None
     lock.seek(0)
     lock.truncate()
     lock.write(str(os.getpid()))
