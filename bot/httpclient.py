@@ -82,7 +82,9 @@ def _send(request: urllib.request.Request, timeout_s: float, what: str) -> bytes
 def _status_error(exc: urllib.error.HTTPError, what: str) -> Exception:
     code = exc.code
     try:
-        snippet = exc.read(200).decode("utf-8", "replace").strip().replace("\n", " ")
+        from bot.logs import redact_cut
+        # the body is cut at 200 bytes: a cut inside an echoed key must not leave its prefix readable
+        snippet = redact_cut(exc.read(200).decode("utf-8", "replace").strip().replace("\n", " "))
     except (OSError, http.client.HTTPException):
         snippet = ""
     detail = f"HTTP {code}" + (f": {snippet}" if snippet else "")

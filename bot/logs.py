@@ -119,6 +119,16 @@ def configure_logging(level: str = "INFO", file: Path | None = None, console: bo
 _ACTIVE: Redactor | None = None
 
 
+def redact_cut(text: str) -> str:
+    """:func:`redact` for text cut at an arbitrary length: a secret's prefix at the end is redacted too."""
+    text = redact(text)
+    for secret in (_ACTIVE._values if _ACTIVE is not None else ()):
+        for k in range(len(secret) - 1, 3, -1):
+            if text.endswith(secret[:k]):
+                return text[:-k] + REDACTED
+    return text
+
+
 def redact(text: str) -> str:
     """``text`` with every secret of the configured settings replaced (error lines printed outside logging)."""
     return text if _ACTIVE is None else str(_ACTIVE._scrub(text))

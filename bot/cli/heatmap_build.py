@@ -119,7 +119,9 @@ def synthetic_series(args: argparse.Namespace, settings: Any) -> tuple[Any, str,
     if args.oi is None:
         raise DataError("is required to build synthetic heatmaps", field="--oi")
     symbol = resolve_symbol(args.symbol, args.candles, settings)
+    from bot.inputs.series import check_candle_rows, check_covers
     candles = files.load_candles(args.candles)
+    check_candle_rows(candles)
     every = _every(args.every, candles)
     if end is not None:
         # snapshots up to --to only need bars closed by then; the model never looks further
@@ -128,8 +130,12 @@ def synthetic_series(args: argparse.Namespace, settings: Any) -> tuple[Any, str,
         raise DataError("no candles before --to", field="--to")
     optional = {name: loader(path) if path else None for name, loader, path in (
         ("ls_ratio", files.load_long_short_ratio, args.ls_ratio), ("funding", files.load_funding, args.funding))}
-    series = build_heatmaps(candles, files.load_open_interest(args.oi),
-                            SyntheticParams.from_settings(settings.synthetic), every=every, symbol=symbol, **optional)
+    oi = files.load_open_interest(args.oi)
+    close_ns = candles.index.asi8 + pd.Timedelta(candles.attrs["timeframe"]).value
+    for flag, frame in (("--oi", oi), ("--ls-ratio", optional["ls_ratio"]), ("--funding", optional["funding"])):
+        check_covers(candles.index.asi8, close_ns, frame, flag)  # a side file of another period feeds nothing
+    series = build_heatmaps(candles, oi, SyntheticParams.from_settings(settings.synthetic),
+                            every=every, symbol=symbol, **optional)
     ts = pd.DatetimeIndex(series.ts, tz="UTC")
     keep = np.ones(len(ts), dtype=bool)
     if start is not None:

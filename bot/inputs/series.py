@@ -20,11 +20,15 @@ def _source(frame: pd.DataFrame) -> str | None:
 
 
 def check_prices(frame: pd.DataFrame) -> None:
-    """Candle prices must be coin prices: above ``bounds.MAX_PRICE`` they are dirt or another series."""
+    """Candle prices must be coin prices: > 0, and above ``bounds.MAX_PRICE`` they are dirt or another series."""
     for col in _PRICE_COLUMNS:
         if col not in frame:
             continue
         arr = frame[col].to_numpy(np.float64)
+        bad = np.flatnonzero(arr <= 0)
+        if bad.size:
+            i = int(bad[0])
+            raise DataError(f"price {arr[i]:g} must be > 0", field=col, position=f"row {i}", source=_source(frame))
         bad = np.flatnonzero(arr > bounds.MAX_PRICE)
         if bad.size:
             i = int(bad[0])

@@ -73,9 +73,10 @@ def check_funding_interval(hours: int) -> int:
 
 
 def check_log_file(path: Path | None) -> Path | None:
-    """The log file's folder must exist (liqbot never creates folders it was not asked for)."""
-    if path is None:
-        return None
+    """An absolute log file's folder must exist (liqbot never creates folders it was not asked for); a
+    relative one lives in the state folder, which the command itself checks or creates."""
+    if path is None or not path.is_absolute():
+        return path
     if path.is_dir():
         raise ValueError(f"{path} is a folder, not a log file")
     parent = path.parent

@@ -114,8 +114,9 @@ class Store:
         self._batch = False  # a batch transaction is open: writes join it
 
     @classmethod
-    def open(cls, state_dir: Path, *, readonly: bool = False) -> "Store":
-        """Open (or create) the store in ``state_dir``; a writer takes the folder's lock."""
+    def open(cls, state_dir: Path, *, readonly: bool = False, lock: Any = None) -> "Store":
+        """Open (or create) the store in ``state_dir``; a writer takes the folder's lock (or is handed
+        ``lock``, taken earlier with :func:`take_lock` so that a busy folder is refused before heavy work)."""
         state_dir = Path(state_dir)
         path = state_dir / DB_NAME
         if state_dir.exists() and not state_dir.is_dir():
@@ -131,7 +132,7 @@ class Store:
                 conn.close()
                 raise
             return cls(conn, path)
-        lock = take_lock(state_dir)
+        lock = lock if lock is not None else take_lock(state_dir)
         try:
             existed = check_file(path)  # only a missing file makes a new store
             conn = sqlite3.connect(path, isolation_level=None)
@@ -396,7 +397,9 @@ def take_lock(state_dir: Path) -> Any:
 
 
 def release_lock(lock: Any) -> None:
-    """Release a lock from :func:`take_lock`."""
+    """Release a lock from :func:`take_lock` (once; releasing it again does nothing)."""
+    if lock.closed:
+        return
     fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
     lock.close()
 

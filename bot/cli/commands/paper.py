@@ -170,11 +170,12 @@ def _replay_feed(plan: PaperPlan, settings: Settings, args: argparse.Namespace |
 def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespace | None = None,
                  clock: Clock | None = None, sleeper: Sleeper | None = None,
                  on_step: Callable[[Any], None] | None = None, venue: Callable[[Any], Any] | None = None,
-                 feed: tuple[Feed, dict[str, Any]] | None = None, engine: Any = None) -> Any:
+                 feed: tuple[Feed, dict[str, Any]] | None = None, engine: Any = None, lock: Any = None) -> Any:
     """Assemble feed, heatmaps, engine, venue, store and signal log into a started Runner.
 
     ``venue`` builds the venue from the opened store (default: the paper broker's); ``feed`` is
-    a ready feed and its run identity (default: the plan's); ``engine`` defaults to the Engine.
+    a ready feed and its run identity (default: the plan's); ``engine`` defaults to the Engine;
+    ``lock`` is the state folder's lock when the caller took it already (``held_lock``).
     Startup reconciliation has run when this returns (``runner.problems``).
     """
     from bot.execution.paper import PaperBroker
@@ -183,6 +184,7 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
     from bot.runner import Runner
     from bot.signallog import SignalLogWriter
     from bot.store import Store
+    from bot.store.sqlite import release_lock
     from strategies.engine import Engine
 
     clock = clock or SystemClock()
@@ -191,7 +193,12 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
     # The store first: a busy folder or a damaged store is refused at once, before the feed's heavy
     # work; a folder this run created is removed again when the run fails before it starts.
     created = not plan.state.exists()
-    store = Store.open(plan.state)
+    try:
+        store = Store.open(plan.state, lock=lock)
+    except BaseException:
+        if lock is not None:
+            release_lock(lock)
+        raise
     try:
         feed_, meta = feed or build_feed(plan, settings, args, clock, sleeper)
         name = source_name(getattr(args, "heatmap", None), settings, heatmaps_dir)
@@ -250,9 +257,16 @@ def run_paper(args: argparse.Namespace, settings: Settings) -> int:
     from bot.store.summary import summarize
 
     plan = plan_from(args, settings)
+    lock = held_lock(plan.state)
     sleeper = SystemSleeper()
-    line = status_line(args, settings)
-    runner = build_runner(settings, plan, args=args, sleeper=sleeper, on_step=line.update)
+    try:
+        line = status_line(args, settings)
+        runner = build_runner(settings, plan, args=args, sleeper=sleeper, on_step=line.update, lock=lock)
+    except BaseException:
+        if lock is not None:
+            from bot.store.sqlite import release_lock
+            release_lock(lock)  # once: a store that took it over has released it already
+        raise
     resumed_at = runner.store.kv_get("cursor")
 
     with running(runner, sleeper, line):
@@ -280,6 +294,16 @@ def run_paper(args: argparse.Namespace, settings: Settings) -> int:
             from bot.marketdata.coverage import coverage_line
             print(coverage_line(cover))
     return 0
+
+
+def held_lock(state: Path) -> Any:
+    """The lock of an existing state folder, taken before the runner's heavy imports and work: a busy
+    folder is refused at once (issue 16.9). A missing folder is locked when ``Store.open`` creates it,
+    so a run refused before that leaves no folder behind."""
+    from bot.store.sqlite import take_lock
+    if state.exists() and not state.is_dir():
+        return None  # Store.open names the problem
+    return take_lock(state) if state.is_dir() else None
 
 
 def replay_coverage(feed: Any, settings: Settings) -> dict[str, Any] | None:

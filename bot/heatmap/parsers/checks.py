@@ -262,14 +262,20 @@ def unified_symbol(raw: str) -> str:
 def reference_price(value: float | None, source: str, *, payload_price: float | None,
                     why_required: str = "") -> tuple[float, str]:
     """The snapshot's reference price and where it came from: ``--price`` wins over the payload."""
+    from bot.inputs.bounds import MAX_PRICE
     if value is not None:
         if not (math.isfinite(value) and value > 0):
             raise DataError(f"must be finite and > 0, got {value!r}", field="--price")
+        if value > MAX_PRICE:
+            raise DataError(f"{value!r} is not a coin price (at most {MAX_PRICE:g})", field="--price")
         return float(value), "--price"
     if payload_price is None:
         raise DataError(f"--price is required for {why_required or source + ' payloads'} "
                         "(the payload carries no price)",
                         source=source)
+    if not (math.isfinite(payload_price) and 0 < payload_price <= MAX_PRICE):
+        raise DataError(f"the payload's price {payload_price!r} is not a coin price (finite, > 0, at most "
+                        f"{MAX_PRICE:g})", source=source)
     return payload_price, "payload"
 
 
