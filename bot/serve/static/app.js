@@ -243,12 +243,14 @@ function draw() {
     yaxis: { gridcolor: "#1e2733", tickformat: ",.0f", fixedrange: false, range: priceRange(d) },
     shapes, annotations: notes, showlegend: true,
   };
-  Plotly.react("chart", traces, layout, { responsive: true, displaylogo: false, scrollZoom: true });
+  // the notice first: showing it shrinks the chart's box, which Plotly sizes itself to
   const notice = document.getElementById("notice");
   const missing = [];
   if ((view === "raw" || view === "hybrid") && !d.realized.count) missing.push("no realized liquidations are stored for this symbol");
   if ((view === "heatmap" || view === "hybrid") && !grid.snapshots) missing.push("no heatmap snapshots in the store");
   notice.hidden = !missing.length; notice.textContent = missing.join("; ");
+  Plotly.react("chart", traces, layout, { responsive: true, displaylogo: false, scrollZoom: true });
+  Plotly.Plots.resize("chart");
   drawMagnetChips(d.chart.magnets);
 }
 
