@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from contextlib import contextmanager
@@ -19,8 +20,17 @@ def uvicorn_config(app: Any, host: str, port: int, log_level: str = "warning") -
 
 
 def run(app: Any, host: str, port: int) -> None:
-    """Serve until SIGINT/SIGTERM (uvicorn installs the handlers)."""
-    uvicorn.Server(uvicorn_config(app, host, port, log_level="info")).run()
+    """Serve until SIGINT/SIGTERM, then return: a stop request is a normal end (exit 0)."""
+    stops: list[int] = []
+    # uvicorn shuts down gracefully on these, then re-raises them against the handlers it found:
+    # ours only note the stop, so the process is not killed by its own signal after a clean shutdown
+    previous = {sig: signal.signal(sig, lambda signum, frame: stops.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        uvicorn.Server(uvicorn_config(app, host, port, log_level="info")).run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextmanager

@@ -44,11 +44,8 @@ function el(tag, attrs = {}, text = "") {
 async function load() {
   const status = await get("api/bot/status");
   const span = ui.days * 86400e3;
-  const chart = await get(`api/bot/chart/${sym()}`, { max_frames: 800 });
-  const endMs = chart.end ? Date.parse(chart.end) : (chart.bars.ts.length ? Date.parse(chart.bars.ts.at(-1)) : Date.now());
-  const lastFrame = chart.frames.length ? Date.parse(chart.frames.at(-1).ts) : endMs;
-  const firstBar = chart.bars.ts.length ? Date.parse(chart.bars.ts[0]) : endMs;
-  const end = Math.max(endMs, lastFrame), start = Math.max(end - span, firstBar);
+  // the run's cursor is the close of its newest step: the span ends there (one round of requests)
+  const end = status.cursor ? Date.parse(status.cursor) : Date.now(), start = end - span;
   const range = { start: iso(start), end: iso(end) };
   const [chartR, grid, realized, trades, positions, orders, signals, equity] = await Promise.all([
     get(`api/bot/chart/${sym()}`, { ...range, max_frames: 800 }),
@@ -60,8 +57,9 @@ async function load() {
     get("api/bot/signals", { symbol: ui.symbol, limit: 200 }),
     get("api/bot/equity", range),
   ]);
+  const firstBar = chartR.bars.ts.length ? Date.parse(chartR.bars.ts[0]) : start;
   ui.data = { status, chart: chartR, grid, realized, trades: trades.items, positions, orders, signals: signals.items,
-              equity, start, end };
+              equity, start: Math.max(start, firstBar), end };
 }
 
 // ---- chart pieces -------------------------------------------------------------------------------
@@ -245,12 +243,14 @@ function draw() {
     yaxis: { gridcolor: "#1e2733", tickformat: ",.0f", fixedrange: false, range: priceRange(d) },
     shapes, annotations: notes, showlegend: true,
   };
-  Plotly.react("chart", traces, layout, { responsive: true, displaylogo: false, scrollZoom: true });
+  // the notice first: showing it shrinks the chart's box, which Plotly sizes itself to
   const notice = document.getElementById("notice");
   const missing = [];
   if ((view === "raw" || view === "hybrid") && !d.realized.count) missing.push("no realized liquidations are stored for this symbol");
   if ((view === "heatmap" || view === "hybrid") && !grid.snapshots) missing.push("no heatmap snapshots in the store");
   notice.hidden = !missing.length; notice.textContent = missing.join("; ");
+  Plotly.react("chart", traces, layout, { responsive: true, displaylogo: false, scrollZoom: true });
+  Plotly.Plots.resize("chart");
   drawMagnetChips(d.chart.magnets);
 }
 
