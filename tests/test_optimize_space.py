@@ -128,8 +128,8 @@ def _doc(exp: float, pf: float, ret: float, psr: float, pbo: float) -> dict:
 
 @pytest.mark.parametrize("exp, pf, ret, psr, pbo, words", [
     (0.2, 1.3, 4.0, 0.97, 0.2, "holds up"),
-    (0.2, 1.3, 4.0, 0.80, 0.2, "positive but not distinguishable from luck"),   # could be luck
-    (0.2, 1.3, 4.0, 0.97, 0.6, "positive but not distinguishable from luck"),   # IS winners rank low OOS
+    (0.2, 1.3, 4.0, 0.80, 0.2, "is positive but not distinguishable from luck"),   # could be luck
+    (0.2, 1.3, 4.0, 0.97, 0.6, "is positive but not distinguishable from luck"),   # IS winners rank low OOS
     (-0.1, 1.1, 0.6, 0.60, 0.7, "does not hold up"),                            # PF > 1 but negative R
 ])
 def test_the_verdict_needs_a_positive_and_significant_record(exp: float, pf: float, ret: float, psr: float,
