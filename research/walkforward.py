@@ -29,6 +29,11 @@ from research.windows import WalkForward, Window, cut
 
 # (window, windows, trials done in the window, trials per window, best value so far in the window)
 Progress = Callable[[int, int, int, int, float | None], None]
+# a positive out-of-sample record "holds up" only when it is unlikely to be luck: the probabilistic
+# Sharpe ratio of the stitched daily returns (P[true SR > 0]) at this level, and the in-sample
+# winners ranking above the out-of-sample median in most CSCV splits (median PBO below this)
+PSR_LEVEL = 0.95
+PBO_LEVEL = 0.5
 
 
 @dataclass(frozen=True)
@@ -230,9 +235,17 @@ def verdict(doc: dict[str, Any]) -> str:
     pbo = doc["overfitting"]["pbo_median"]
     dsr = doc["overfitting"]["dsr_median"]
     pf = f["profit_factor"]
-    holds = (f["expectancy_r"] is not None and f["expectancy_r"] > 0 and pf is not None
-             and (pf == "inf" or pf > 1) and f["return_pct"] > 0)
-    words = "holds up" if holds else "does not hold up"
+    psr = st["psr_vs_zero"]
+    positive = (f["expectancy_r"] is not None and f["expectancy_r"] > 0 and pf is not None
+                and (pf == "inf" or pf > 1) and f["return_pct"] > 0)
+    significant = (isinstance(psr, float) and psr >= PSR_LEVEL and pbo is not None and pbo < PBO_LEVEL)
+    if positive and significant:
+        words = "holds up"
+    elif positive:
+        words = (f"is positive but not distinguishable from luck (needs PSR >= {PSR_LEVEL} and median PBO < "
+                 f"{PBO_LEVEL}; has PSR {_g(psr)}, PBO {_g(pbo)})")
+    else:
+        words = "does not hold up"
     return (f"Out of sample after costs the walk-forward {words}: stitched over {st['windows']} test windows "
             f"({st['windows_traded']} traded) it made {f['trades']} trades, expectancy {_g(f['expectancy_r'])} R, "
             f"profit factor {_g(pf)}, return {_g(f['return_pct'])} %, max drawdown "

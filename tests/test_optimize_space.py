@@ -118,3 +118,22 @@ def test_the_progress_bar_counts_trials_over_all_windows() -> None:
     with TrialProgress(enabled=False) as off:
         off(0, 1, 1, 1, 0.5)
         assert off._progress is None
+
+
+def _doc(exp: float, pf: float, ret: float, psr: float, pbo: float) -> dict:
+    fig = {"trades": 100, "expectancy_r": exp, "profit_factor": pf, "return_pct": ret, "max_drawdown_pct": 1.0}
+    return {"stitched": {"figures": fig, "psr_vs_zero": psr, "windows": 10, "windows_traded": 10},
+            "speed": {"trials": 300}, "overfitting": {"pbo_median": pbo, "dsr_median": 0.5}, "best": None}
+
+
+@pytest.mark.parametrize("exp, pf, ret, psr, pbo, words", [
+    (0.2, 1.3, 4.0, 0.97, 0.2, "holds up"),
+    (0.2, 1.3, 4.0, 0.80, 0.2, "is positive but not distinguishable from luck"),   # could be luck
+    (0.2, 1.3, 4.0, 0.97, 0.6, "is positive but not distinguishable from luck"),   # IS winners rank low OOS
+    (-0.1, 1.1, 0.6, 0.60, 0.7, "does not hold up"),                            # PF > 1 but negative R
+])
+def test_the_verdict_needs_a_positive_and_significant_record(exp: float, pf: float, ret: float, psr: float,
+                                                             pbo: float, words: str) -> None:
+    from research.walkforward import verdict
+    got = verdict(_doc(exp, pf, ret, psr, pbo))
+    assert f"walk-forward {words}" in got and "from 300 trials" in got
