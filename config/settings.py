@@ -240,6 +240,13 @@ class SyntheticSettings(Section):
     grid_bin_pct: float = Field(0.1, gt=0, le=5, description="Log-price bin width of the levels, percent.")
     range_pct: float = Field(22.0, gt=0, lt=100, description="Levels kept within this percent of price (must hold "
                                                              "every tier: 5x is liquidated 19.7 % away).")
+    oi_venue_share: float = Field(1.0, gt=0, le=1,
+                                  description="Share of the fed open interest that trades on the candles' venue: "
+                                              "the OI is multiplied by it so OI and volume share one basis (CoinGlass "
+                                              "all-exchange BTC OI vs Binance: 0.16, its exchange chart of May 2025).")
+    usd_scale: float = Field(1.0, gt=0, le=1000,
+                             description="Calibration of the map's USD (output only): liqbot validate --split T "
+                                         "prints the factor fitted on the data before T (scale.*.calibration_factor).")
 
 
 class LiveSettings(RetryPolicySettings):
