@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``validate`` sub-command."""
     p = sub.add_parser("validate", help="report card of a heatmap source against realized liquidations and price")
     p.add_argument("--candles", type=Path, required=True, help="candles file (mark price candles where available)")
-    p.add_argument("--oi", type=Path, default=None, help="open interest file (required without --heatmaps)")
+    p.add_argument("--oi", type=Path, action="append", default=None,
+                   help="open interest file (required without --heatmaps); repeat to join files into one series")
     p.add_argument("--liquidations", type=Path, required=True,
                    help="realized liquidations: per-bar file or Binance forceOrder records")
     p.add_argument("--heatmaps", type=Path, default=None, help="grade this snapshot store instead of the model")
@@ -68,7 +69,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         candles = candles[candles.index < end]
         if candles.empty:
             raise DataError("no candle opens before --to", field="--to")
-    oi = files.load_open_interest(args.oi) if args.oi else None
+    from bot.synthetic.oi_series import load_open_interest_files
+    oi = load_open_interest_files(args.oi) if args.oi else None
     liquidations = _liquidation_bars(files.load_liquidations(args.liquidations), args, symbol)
     if args.heatmaps is not None:
         from bot.heatmap.store import SnapshotStore
