@@ -244,6 +244,9 @@ class SyntheticSettings(Section):
                                   description="Share of the fed open interest that trades on the candles' venue: "
                                               "the OI is multiplied by it so OI and volume share one basis (CoinGlass "
                                               "all-exchange BTC OI vs Binance: 0.16, its exchange chart of May 2025).")
+    settle_h: float = Field(168.0, ge=0, le=8760,
+                            description="Hours of bars after which the ledger counts as settled (its USD per USD "
+                                        "of OI ramps for about 7 days): liqbot validate scores nothing before.")
     usd_scale: float = Field(1.0, gt=0, le=1000,
                              description="Calibration of the map's USD (output only): liqbot validate --split T "
                                          "prints the factor fitted on the data before T (scale.*.calibration_factor).")

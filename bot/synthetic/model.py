@@ -72,6 +72,7 @@ class SyntheticParams:
     venue: Venue = Venue.BINANCE
     oi_venue_share: float = 1.0
     usd_scale: float = 1.0
+    settle_h: float = 168.0
     brackets: BracketTable | None = None
 
     def __post_init__(self) -> None:
@@ -86,6 +87,8 @@ class SyntheticParams:
             raise ConfigError("synthetic: leverages must be >= 1 and weights >= 0 with a positive sum")
         if not 0 < self.grid_bin_pct <= 5 or not 0 < self.range_pct < 100:
             raise ConfigError("synthetic: grid_bin_pct must be in (0, 5] and range_pct in (0, 100)")
+        if not (0 <= self.settle_h <= 24 * 365):
+            raise ConfigError("synthetic: settle_h must be in [0, 8760]")
         if not (0 < self.oi_venue_share <= 1 and 0 < self.usd_scale <= 1e3):
             raise ConfigError("synthetic: oi_venue_share must be in (0, 1] and usd_scale in (0, 1000]")
 

@@ -38,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default=None, help="fit before this time, score after it (ISO-8601 or epoch)")
     p.add_argument("--from", dest="start", default=None, help="first sample scored (ISO-8601 or epoch)")
     p.add_argument("--to", dest="end", default=None, help="ignore candles opening at or after this time")
-    p.add_argument("--warmup-h", type=float, default=72.0, help="skip samples this soon after the first candle")
+    p.add_argument("--warmup-h", type=float, default=None,
+                   help="skip samples this soon after the first candle (default: synthetic.settle_h)")
     p.add_argument("--liquidation-bar", default="5min", help="bar length forceOrder events are summed into")
     p.add_argument("--symbol", default=None, help="symbol (picks the bracket table; default: first of settings)")
     p.add_argument("--bootstrap", type=int, default=1000, help="day-block bootstrap draws per CI")
@@ -63,6 +64,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     if args.bootstrap < 10:
         raise DataError(f"must be >= 10, got {args.bootstrap}", field="--bootstrap")
     params = SyntheticParams.from_settings(settings.synthetic)
+    if args.warmup_h is None:
+        args.warmup_h = params.settle_h
     symbol = args.symbol or settings.symbols[0]
     candles = files.load_candles(args.candles)
     if end is not None:
