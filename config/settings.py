@@ -229,7 +229,7 @@ class SyntheticSettings(Section):
                                 description="AUTO: OI older than this counts as missing (volume takes over).")
     vol_oi_ratio: float = Field(0.02, ge=0, description="VOL: new positions = this x USD volume on directional bars.")
     vol_min_body: float = Field(0.3, ge=0, le=1, description="VOL: a directional bar has |close-open| >= this x range.")
-    churn: float = Field(1.0, ge=0,
+    churn: float = Field(0.3, ge=0,
                          description="OI source: this x bar USD volume closes pro rata and reopens at the bar.")
     spike: bool = Field(False, description="Spike mode: open cohorts only on abnormal OI-delta / volume bars.")
     spike_z: float = Field(2.0, description="Spike mode: z-score threshold.")
@@ -247,9 +247,11 @@ class SyntheticSettings(Section):
     settle_h: float = Field(168.0, ge=0, le=8760,
                             description="Hours of bars after which the ledger counts as settled (its USD per USD "
                                         "of OI ramps for about 7 days): liqbot validate scores nothing before.")
-    usd_scale: float = Field(1.0, gt=0, le=1000,
+    usd_scale: float = Field(0.0128, gt=0, le=1000,
                              description="Calibration of the map's USD (output only): liqbot validate --split T "
-                                         "prints the factor fitted on the data before T (scale.*.calibration_factor).")
+                                         "prints the factor fitted on the data before T (scale.*.calibration_factor); "
+                                         "0.0128 = BTC before 2025-03-15, CoinGlass all-exchange OI vs Binance "
+                                         "liquidations.")
 
 
 class LiveSettings(RetryPolicySettings):

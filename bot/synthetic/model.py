@@ -59,7 +59,7 @@ class SyntheticParams:
     oi_spread_max_bars: int = 96
     oi_max_age_h: float = 8.0
     vol_oi_ratio: float = 0.02
-    churn: float = 1.0
+    churn: float = 0.3
     vol_min_body: float = 0.3
     spike: bool = False
     spike_z: float = 2.0
@@ -71,7 +71,7 @@ class SyntheticParams:
     range_pct: float = 22.0
     venue: Venue = Venue.BINANCE
     oi_venue_share: float = 1.0
-    usd_scale: float = 1.0
+    usd_scale: float = 0.0128
     settle_h: float = 168.0
     brackets: BracketTable | None = None
 
