@@ -247,11 +247,11 @@ class SyntheticSettings(Section):
     settle_h: float = Field(168.0, ge=0, le=8760,
                             description="Hours of bars after which the ledger counts as settled (its USD per USD "
                                         "of OI ramps for about 7 days): liqbot validate scores nothing before.")
-    usd_scale: float = Field(0.0128, gt=0, le=1000,
+    usd_scale: float = Field(1.0, gt=0, le=1000,
                              description="Calibration of the map's USD (output only): liqbot validate --split T "
                                          "prints the factor fitted on the data before T (scale.*.calibration_factor); "
                                          "0.0128 = BTC before 2025-03-15, CoinGlass all-exchange OI vs Binance "
-                                         "liquidations.")
+                                         "liquidations (default 1.0: the strategies' USD floors assume it).")
 
 
 class LiveSettings(RetryPolicySettings):

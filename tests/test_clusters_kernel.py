@@ -193,10 +193,8 @@ def test_real_synthetic_maps_group_and_track_as_before(shared_data) -> None:
     # levels, more clusters; the pins before that fix were (576, 14183, 18046, 3863, 44)
     assert (len(series), grouped, held, broken, len(out)) == (576, 19788, 23724, 3936, 63)
     big = max(out, key=lambda c: c.open_interest)
-    # issue 11: the map's USD carries the train-fitted usd_scale 0.0128 (58,699,416.3125 before)
-    assert big.price_level == pytest.approx(84530.0081069094, rel=1e-9)
-    assert big.open_interest == pytest.approx(751352.5087890625, rel=1e-12)
-    # (before issue 11: id c730da37ba75 born 2025-03-02 15:40; the id chain of this cluster changed with
-    # the float32 rescaling by usd_scale, which moves USD-weighted levels in their last digits; the
-    # exact step that re-matches differently was not traced)
+    assert big.price_level == pytest.approx(84530.00810598755, rel=1e-9)
+    assert big.open_interest == pytest.approx(58699416.3125, rel=1e-12)
+    # (before issue 11: id c730da37ba75 born 2025-03-02 15:40; with the wider window and the new
+    # strength reference the same level's id chain starts earlier; the step was not traced)
     assert big.cluster_id == "70b1dd8aaaf7" and big.first_seen == pd.Timestamp("2025-03-02 03:45", tz="UTC")

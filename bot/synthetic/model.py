@@ -71,7 +71,7 @@ class SyntheticParams:
     range_pct: float = 22.0
     venue: Venue = Venue.BINANCE
     oi_venue_share: float = 1.0
-    usd_scale: float = 0.0128
+    usd_scale: float = 1.0
     settle_h: float = 168.0
     brackets: BracketTable | None = None
 
