@@ -331,7 +331,7 @@ class SyntheticSettings(Section):
                                      description="VOL: new positions = this x USD volume on directional bars.")
     vol_min_body: float = searchable(0.3, low=0.0, high=0.8, ge=0, le=1,
                                      description="VOL: a directional bar has |close-open| >= this x range.")
-    churn: float = searchable(1.0, low=0.0, high=3.0, ge=0, le=100,
+    churn: float = searchable(0.3, low=0.0, high=3.0, ge=0, le=100,
                               description="OI source: this x bar USD volume closes pro rata and reopens at the bar.")
     spike: bool = searchable(False, choices=(False, True),
                              description="Spike mode: open cohorts only on abnormal OI-delta / volume bars.")
@@ -345,6 +345,18 @@ class SyntheticSettings(Section):
                                      description="Log-price bin width of the levels, percent.")
     range_pct: float = Field(22.0, gt=0, lt=100, description="Levels kept within this percent of price (must hold "
                                                              "every tier: 5x is liquidated 19.7 % away).")
+    oi_venue_share: float = Field(1.0, gt=0, le=1,
+                                  description="Share of the fed open interest that trades on the candles' venue: "
+                                              "the OI is multiplied by it so OI and volume share one basis (CoinGlass "
+                                              "all-exchange BTC OI vs Binance: 0.16, its exchange chart of May 2025).")
+    settle_h: float = Field(168.0, ge=0, le=8760,
+                            description="Hours of bars after which the ledger counts as settled (its USD per USD "
+                                        "of OI ramps for about 7 days): liqbot validate scores nothing before.")
+    usd_scale: float = Field(1.0, gt=0, le=1000,
+                             description="Calibration of the map's USD (output only): liqbot validate --split T "
+                                         "prints the factor fitted on the data before T (scale.*.calibration_factor); "
+                                         "0.0128 = BTC before 2025-03-15, CoinGlass all-exchange OI vs Binance "
+                                         "liquidations (default 1.0: the strategies' USD floors assume it).")
 
     @model_validator(mode="after")
     def _one_weight_per_tier(self) -> "SyntheticSettings":

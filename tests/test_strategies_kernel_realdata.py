@@ -22,11 +22,11 @@ def test_three_days_of_real_data_give_the_verified_signals_and_rejections(shared
     run = replay(shared_data, "2025-02-01", "2025-02-04", load_settings(env_file=None))
     ids = [s.id for s in run.signals]
     rejected = [(r.candidate.id, r.rule.value) for r in run.rejected]
-    # re-pinned by issue 11 (synthetic window +-15 % -> +-22 %, strength reference 0.99 of 20,000):
-    # the maps changed, so the signals did; the verified pre-fix pins were (864, 398, 369),
-    # hunt 320 / breakout 55 / s&r 23, min_rr 348 / conflict 21, hash 0504492045e529b2
-    assert (run.bars, len(ids), len(rejected)) == (864, 389, 323)
+    # re-pinned by issue 11 (synthetic window +-15 % -> +-22 %, strength reference 0.99 of 20,000,
+    # churn 1.0 -> 0.3): the maps changed, so the signals did; the verified pre-fix pins were
+    # (864, 398, 369), hunt 320 / breakout 55 / s&r 23, min_rr 348 / conflict 21, hash 0504492045e529b2
+    assert (run.bars, len(ids), len(rejected)) == (864, 256, 144)
     assert dict(Counter(s.strategy.value for s in run.signals)) == {
-        "liquidation_hunt": 295, "breakout": 64, "support_resistance": 30}
-    assert dict(Counter(rule for _, rule in rejected)) == {"min_rr": 290, "conflict": 27, "conflict_cancel": 6}
-    assert hashlib.sha256(json.dumps([ids, rejected]).encode()).hexdigest()[:16] == "bde0452098d8a713"
+        "liquidation_hunt": 183, "breakout": 59, "support_resistance": 14}
+    assert dict(Counter(rule for _, rule in rejected)) == {"min_rr": 103, "conflict": 31, "conflict_cancel": 10}
+    assert hashlib.sha256(json.dumps([ids, rejected]).encode()).hexdigest()[:16] == "2f1e074a58e455ac"

@@ -15,6 +15,7 @@ PARAMS = [
     SyntheticParams(spike=True, spike_z=1.0, spike_min_obs=5, churn=0.0),
     SyntheticParams(source_mode="VOL", spike=True, spike_z=1.5),
     SyntheticParams(source_mode="OI", oi_spread=False, half_life_h=12.0, entry="close"),
+    SyntheticParams(oi_venue_share=0.16, usd_scale=0.03),   # issue 11: venue basis and calibration
 ]
 
 

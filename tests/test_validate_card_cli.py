@@ -51,6 +51,12 @@ def test_report_card_contract_on_real_btc(shared_data: Path, run_cli, tmp_path: 
     # train before the split, test after it: the direction tilt was fitted on train only
     assert doc["magnets"]["direction"]["train"]["n"] > 500 and doc["timing"]["train"]["to"] < "2025-03-15"
     assert (tmp_path / "card.html").stat().st_size > 100_000
+    # issue 11 defects, measured on the test part with the default model
+    for side in ("long", "short"):                       # 1: scale (was 189x / 232x), calibrated on train
+        assert 0.5 < doc["scale"][side]["calibrated_ratio"] < 2.0
+        assert 0.005 < doc["scale"][side]["calibration_factor"] < 0.03   # the usd_scale of such runs: 0.0128
+    assert m["strength_saturated_share"] < 0.5           # 2: saturation (was 0.74)
+    assert m["window_truncated_share"] < 0.08            # 4: window (was 0.087 at +-15 %)
 
 
 @pytest.mark.shared_data

@@ -59,7 +59,7 @@ class SyntheticParams:
     oi_spread_max_bars: int = 96
     oi_max_age_h: float = 8.0
     vol_oi_ratio: float = 0.02
-    churn: float = 1.0
+    churn: float = 0.3
     vol_min_body: float = 0.3
     spike: bool = False
     spike_z: float = 2.0
@@ -70,6 +70,9 @@ class SyntheticParams:
     grid_bin_pct: float = 0.1
     range_pct: float = 22.0
     venue: Venue = Venue.BINANCE
+    oi_venue_share: float = 1.0
+    usd_scale: float = 1.0
+    settle_h: float = 168.0
     brackets: BracketTable | None = None
 
     def __post_init__(self) -> None:
@@ -84,6 +87,10 @@ class SyntheticParams:
             raise ConfigError("synthetic: leverages must be >= 1 and weights >= 0 with a positive sum")
         if not 0 < self.grid_bin_pct <= 5 or not 0 < self.range_pct < 100:
             raise ConfigError("synthetic: grid_bin_pct must be in (0, 5] and range_pct in (0, 100)")
+        if not (0 <= self.settle_h <= 24 * 365):
+            raise ConfigError("synthetic: settle_h must be in [0, 8760]")
+        if not (0 < self.oi_venue_share <= 1 and 0 < self.usd_scale <= 1e3):
+            raise ConfigError("synthetic: oi_venue_share must be in (0, 1] and usd_scale in (0, 1000]")
 
     @classmethod
     def from_settings(cls, settings: Any) -> "SyntheticParams":
@@ -125,6 +132,8 @@ class _Kernel:
     fl: np.ndarray
     fs: np.ndarray
     width: int
+    oi_share: float
+    usd_scale: float
     assumptions: Mapping[str, Any]
 
 
@@ -179,7 +188,8 @@ def _kernel(params: SyntheticParams, symbol: str) -> _Kernel:
         "liquidation_distance_pct": {f"{lev:g}x": [round(float(100 * (1 - a)), 4), round(float(100 * (b - 1)), 4)]
                                      for lev, a, b in zip(params.tier_leverages, fl, fs)}}
     return _Kernel(p=p, tw=tw, fl=np.nan_to_num(fl, nan=-1.0), fs=np.nan_to_num(fs, nan=-1.0),
-                   width=lo + hi + 1, assumptions=assumptions)
+                   width=lo + hi + 1, oi_share=params.oi_venue_share, usd_scale=params.usd_scale,
+                   assumptions=assumptions)
 
 
 def _new_state(params: SyntheticParams) -> lg.LedgerState:
@@ -198,9 +208,17 @@ def _run(bars: BarInputs, k: _Kernel, state: lg.LedgerState, emit: np.ndarray):
     out_s = np.empty((rows, k.width), np.float32)
     ev = np.zeros((len(bars), 4))
     info = np.zeros((len(bars), 2))
+    # one venue basis: the fed OI (e.g. all exchanges) converted to the candles' venue, whose volume churns it
+    oi = bars.oi * k.oi_share if k.oi_share != 1.0 else bars.oi
     lg.run_bars(bars.ts_seconds, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.taker_share,
-                bars.oi, _ls_fraction(bars.ls_ratio), bars.funding, emit, k.p, k.tw, k.fl, k.fs,
+                oi, _ls_fraction(bars.ls_ratio), bars.funding, emit, k.p, k.tw, k.fl, k.fs,
                 state.grid, state.scal, state.ring, state.zring, out_base, out_l, out_s, 0, ev, info)
+    if k.usd_scale != 1.0:
+        # a calibration of the output only: the ledger's dynamics (churn against volume) are unchanged
+        out_l *= k.usd_scale
+        out_s *= k.usd_scale
+        ev[:, 0] *= k.usd_scale
+        ev[:, 2] *= k.usd_scale
     return out_base, out_l, out_s, ev, info
 
 

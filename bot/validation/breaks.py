@@ -63,8 +63,8 @@ def breaks_section(hist: ClusterHistory, open_ns: np.ndarray, high: np.ndarray, 
     """The ``magnets.breaks`` block: per horizon, train and test."""
     bt, bp, bd = break_events(hist)
     ct, cp, cd = breakout_controls(open_ns, high, low, close, bt, bd)
-    first = hist.ts[0]
-    ct_ok = ct >= first                      # controls only where the map existed
+    first = hist.ts[np.flatnonzero(hist.sampled)[0]] if hist.sampled.any() else hist.ts[-1] + 1
+    ct_ok = ct >= first                      # controls only where the map is scored (settled)
     ct, cp, cd = ct[ct_ok], cp[ct_ok], cd[ct_ok]
     ts = np.concatenate((bt, ct))
     px = np.concatenate((bp, cp))

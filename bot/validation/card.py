@@ -63,8 +63,9 @@ def synthetic_inputs(candles: pd.DataFrame, oi: pd.DataFrame | None, liquidation
     bars = align(candles, oi, ls_ratio=ls_ratio, funding=funding)
     series = build_from_bars(bars, params, np.ones(len(bars), np.bool_), symbol)
     pred = predictions(candles, oi, liquidations, params, symbol=symbol, warmup_h=warmup_h, bars=bars, series=series)
-    sample = _hourly(series.ts) & (series.ts >= bars.open_ns[0] + int(warmup_h * HOUR_NS))
-    hist = replay_history(SeriesSource(series), cluster_settings, bars.high, bars.low, sample)
+    settled = bars.open_ns[0] + int(warmup_h * HOUR_NS)
+    hist = since(replay_history(SeriesSource(series), cluster_settings, bars.high, bars.low, _hourly(series.ts)),
+                 settled)
     total = series.long_usd.sum(axis=1, dtype=np.float64) + series.short_usd.sum(axis=1, dtype=np.float64)
     return CardInputs(open_ns=bars.open_ns, high=bars.high, low=bars.low, close=bars.close, history=hist, pred=pred,
                       total_usd=total, oi=bars.oi)

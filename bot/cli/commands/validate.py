@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``validate`` sub-command."""
     p = sub.add_parser("validate", help="report card of a heatmap source against realized liquidations and price")
     p.add_argument("--candles", type=Path, required=True, help="candles file (mark price candles where available)")
-    p.add_argument("--oi", type=Path, default=None, help="open interest file (required without --heatmaps)")
+    p.add_argument("--oi", type=Path, action="append", default=None,
+                   help="open interest file (required without --heatmaps); repeat to join files into one series")
     p.add_argument("--liquidations", type=Path, required=True,
                    help="realized liquidations: per-bar file or Binance forceOrder records")
     p.add_argument("--heatmaps", type=Path, default=None, help="grade this snapshot store instead of the model")
@@ -37,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default=None, help="fit before this time, score after it (ISO-8601 or epoch)")
     p.add_argument("--from", dest="start", default=None, help="first sample scored (ISO-8601 or epoch)")
     p.add_argument("--to", dest="end", default=None, help="ignore candles opening at or after this time")
-    p.add_argument("--warmup-h", type=float, default=72.0, help="skip samples this soon after the first candle")
+    p.add_argument("--warmup-h", type=float, default=None,
+                   help="skip samples this soon after the first candle (default: synthetic.settle_h)")
     p.add_argument("--liquidation-bar", default="5min", help="bar length forceOrder events are summed into")
     p.add_argument("--symbol", default=None, help="symbol (picks the bracket table; default: first of settings)")
     p.add_argument("--bootstrap", type=int, default=1000, help="day-block bootstrap draws per CI")
@@ -67,6 +69,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     if args.bootstrap < 10:
         raise DataError(f"must be >= 10, got {args.bootstrap}", field="--bootstrap")
     params = SyntheticParams.from_settings(settings.synthetic)
+    if args.warmup_h is None:
+        args.warmup_h = params.settle_h
     symbol = args.symbol or settings.symbols[0]
     candles = files.load_candles(args.candles)
     check_candle_rows(candles)
@@ -74,7 +78,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         candles = candles[candles.index < end]
         if candles.empty:
             raise DataError("no candle opens before --to", field="--to")
-    oi = files.load_open_interest(args.oi) if args.oi else None
+    from bot.synthetic.oi_series import load_open_interest_files
+    oi = load_open_interest_files(args.oi) if args.oi else None
     liquidations = _liquidation_bars(files.load_liquidations(args.liquidations), args, symbol)
     close_ns = candles.index.asi8 + pd.Timedelta(candles.attrs["timeframe"]).value
     if oi is not None:
