@@ -153,7 +153,7 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
     heatmaps_dir = getattr(args, "heatmaps", None) if args is not None else None
     name = source_name(getattr(args, "heatmap", None), settings, heatmaps_dir)
     chosen = choose_heatmaps(name, settings, feed_, live=plan.feed == "live", state=plan.state, store_dir=heatmaps_dir,
-                             sleep=sleeper.sleep, backfill=plan.warmup)
+                             sleep=sleeper.sleep, backfill=plan.warmup, wall=clock.now)
     feed_, heatmaps = chosen.feed, chosen.heatmaps
     if name not in ("synthetic", "store"):
         meta = {**meta, "heatmap": name}  # a resumed run must trade on the same maps
