@@ -16,11 +16,13 @@ from tests.fakes.binance_public import FakeMarket, install, kline
 from tests.fakes.heatmap_providers import (COINGLASS_KEY, KIYOTAKA_KEY, install_bastion, install_coinglass,
                                            install_kiyotaka, install_perp_api)
 from tests.fakes.http_server import FakeHttpServer
+from tests.fakes.hyperliquid_info import FakeHyperliquid, install_hyperliquid
+from tests.fakes.hyperliquid_info import accounts as hl_accounts
 from tests.test_runner_livefeed import install_live_routes
 
 SYM = "BTC/USDT:USDT"
 TF = timedelta(minutes=5)
-HTTP_SOURCES = ("kiyotaka", "coinglass", "bastion", "perp-api")
+HTTP_SOURCES = ("kiyotaka", "coinglass", "bastion", "perp-api", "hyperliquid")
 
 
 def ms(d: datetime) -> int:
@@ -49,17 +51,19 @@ class World:
                 "LIQBOT_PROVIDERS__HYPERLIQUID_BASE_URL": url, "LIQBOT_DOWNLOAD__EXCHANGE_API_BASE": url}
 
 
-def world(t0: datetime) -> Iterator[World]:
+def world(t0: datetime, perp_key: str | None = None, perp_fault_at: Any = None,
+          kiyotaka_key: str = KIYOTAKA_KEY, coinglass_key: str = COINGLASS_KEY) -> Iterator[World]:
     """Start the server; the providers' clock is the runner's fake clock."""
     clock = FakeClock(t0 + timedelta(seconds=5))
     with FakeHttpServer() as srv:
         install(srv, FakeMarket(ms(t0 - timedelta(days=3)), ms(t0 + timedelta(days=3))))
         install_live_routes(srv)
         now = lambda: clock.now().timestamp()  # noqa: E731
-        install_kiyotaka(srv, scale=100.0)
-        install_coinglass(srv, clock=now, peaks=True)
+        install_kiyotaka(srv, key=kiyotaka_key, scale=100.0)
+        install_coinglass(srv, key=coinglass_key, clock=now, peaks=True)
         install_bastion(srv, clock=now)
-        install_perp_api(srv, clock=now)
+        install_perp_api(srv, clock=now, key=perp_key, fault_at=perp_fault_at)
+        install_hyperliquid(srv, FakeHyperliquid(hl_accounts(60), clock=now))
         yield World(srv, clock, t0)
 
 

@@ -161,13 +161,19 @@ def perp_doc(now_s: int, pair: str, price: PriceFn = price_at) -> dict[str, obje
             "timestamp": at, "total_clusters": len(clusters)}
 
 
+FaultAt = Callable[[float], "Reply | None"]  # the fake's time -> a fault to answer instead (None: healthy)
+
+
 def install_perp_api(server: FakeHttpServer, clock: Callable[[], float] = time.time, price: PriceFn = price_at,
-                     key: str | None = None) -> None:
-    """Register ``/api/heatmap/{SYMBOL}``."""
+                     key: str | None = None, fault_at: FaultAt | None = None) -> None:
+    """Register ``/api/heatmap/{SYMBOL}``; ``fault_at`` scripts faults by the fake's time."""
 
     def heatmap(req: Request) -> Reply:
         if key is not None and req.headers.get("x-api-key") != key:
             return Reply(status=401, body={"detail": "invalid api key"})
+        fault = fault_at(clock()) if fault_at is not None else None
+        if fault is not None:
+            return fault
         pair = req.path.rsplit("/", 1)[-1]
         return Reply(body=perp_doc(int(clock()), pair, price))
 
