@@ -155,6 +155,9 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
     chosen = choose_heatmaps(name, settings, feed_, live=plan.feed == "live", state=plan.state, store_dir=heatmaps_dir,
                              sleep=sleeper.sleep, backfill=plan.warmup, wall=clock.now)
     feed_, heatmaps = chosen.feed, chosen.heatmaps
+    if plan.feed == "live":
+        from bot.feeds.liquidation_stream import with_liquidations
+        feed_ = with_liquidations(feed_, settings, plan.state)
     if name not in ("synthetic", "store"):
         meta = {**meta, "heatmap": name}  # a resumed run must trade on the same maps
     store = Store.open(plan.state)
@@ -191,6 +194,9 @@ def running(runner: "Runner", sleeper: SystemSleeper, line: Any) -> Iterator["Ru
         for s, handler in previous.items():
             signal.signal(s, handler)
         line.close()
+        close_feed = getattr(runner.feed, "close", None)  # a liquidation stream ends with the run
+        if callable(close_feed):
+            close_feed()
         if runner.signal_log is not None:
             runner.signal_log.close()
         runner.store.close()
