@@ -182,5 +182,6 @@ def with_liquidations(feed: Feed, settings: Any, state: Any) -> Feed:
 
     from bot.heatmap.liquidations import LiquidationStore
     store = LiquidationStore(Path(state) / "snapshots")
-    recorder = LiquidationRecorder(settings.exchange.id, tuple(feed.symbols), store, markets=None, ws_url=p.liquidations_ws_url or None, api_base=api_base)
+    recorder = LiquidationRecorder(settings.exchange.id, tuple(feed.symbols), store, markets=None,
+                                   ws_url=p.liquidations_ws_url or None, api_base=api_base)
     return RecordingFeed(feed, recorder.start())
