@@ -53,7 +53,7 @@ def candles(shared_data: Path) -> Path:
 def provider_server(candles: Path) -> Iterator[FakeHttpServer]:
     with FakeHttpServer() as srv:
         price = candle_prices(candles)
-        install_kiyotaka(srv, price=price)
+        install_kiyotaka(srv, price=price, scale=100.0)
         yield srv
 
 
@@ -86,5 +86,5 @@ def test_replay_on_provider_history_records_what_it_traded_and_backtest_matches(
     assert len(snaps) > 10 and {s.source.value for s in snaps} == {source}
     assert all("provider_ts" in s.assumptions and "stale_after_s" in s.assumptions for s in snaps)
     print(f"{source}: {len(snaps)} snapshots recorded, {len(paper)} signals paper, {len(backtest)} backtest")
-    assert len(paper) > 0
+    assert len(paper) >= 5  # the map is traded on, not merely read
     assert [key(s) for s in backtest] == [key(s) for s in paper]
