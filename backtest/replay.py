@@ -186,6 +186,7 @@ class StoredRows:
         self.series = store.read_columns(data.symbol, None, end)
         ts = self.series.ts.astype("datetime64[ns]").view(np.int64)
         self.rows = np.searchsorted(ts, close, side="right") - 1
+        self.close_ns = close
         self._cache: tuple[int, HeatmapSnapshot] | None = None
 
     def __len__(self) -> int:
@@ -203,7 +204,8 @@ class StoredRows:
             return None
         if self._cache is None or self._cache[0] != r:
             self._cache = (r, self.series.snapshot(r, self.series.symbol))
-        return self._cache[1]
+        from bot.feeds.provider_maps import fresh  # a recorded provider map is stale past its own limit, as live
+        return fresh(self._cache[1], pd.Timestamp(int(self.close_ns[j]), tz="UTC").to_pydatetime())
 
 
 @dataclass

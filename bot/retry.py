@@ -74,10 +74,14 @@ def call_with_retry(fn: Callable[[], T], policy: RetryPolicy, *, what: str,
         except RetryableError as exc:
             retry_after = getattr(exc, "retry_after", None)
             if retry_after is not None and retry_after > policy.retry_after_max_s:
-                raise RetryableError(
+                raise RateLimitedError(
                     f"{what}: server asks to retry after {retry_after:g} s, more than the "
-                    f"{policy.retry_after_max_s:g} s allowed (download.retry_after_max_s): {exc}") from exc
+                    f"{policy.retry_after_max_s:g} s allowed (download.retry_after_max_s): {exc}",
+                    retry_after=retry_after) from exc
             if attempt == attempts:
+                if isinstance(exc, RateLimitedError):  # the caller may still honour the Retry-After
+                    raise RateLimitedError(f"{what}: gave up after {attempts} attempts: {exc}",
+                                           retry_after=retry_after) from exc
                 raise RetryableError(f"{what}: gave up after {attempts} attempts: {exc}") from exc
             wait = policy.delay(attempt, retry_after)
             if on_retry is not None:

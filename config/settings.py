@@ -119,6 +119,10 @@ class ProviderSettings(Section):
     backoff_initial_s: float = Field(1.0, gt=0, description="First backoff after a failed poll, seconds.")
     backoff_max_s: float = Field(60.0, gt=0, description="Longest backoff between failed polls, seconds.")
     retry_after_max_s: float = Field(300.0, gt=0, description="Longest Retry-After honoured, seconds.")
+    record_liquidations: bool = Field(True, description="Live feeds: record the exchange's liquidation stream "
+                                                        "beside the snapshots (ccxt watch_liquidations).")
+    liquidations_ws_url: str = Field("", description="WebSocket URL of the liquidation stream (empty: the "
+                                                     "exchange's own; needed with download.exchange_api_base).")
 
 
 class ClusterSettings(Section):

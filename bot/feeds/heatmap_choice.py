@@ -9,7 +9,7 @@ snapshot store with its source and stamp.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,7 +40,8 @@ def source_name(cli: str | None, settings: Any, store_dir: Path | None) -> str:
 
 
 def choose_heatmaps(name: str, settings: Any, feed: Feed, *, live: bool, state: Path, store_dir: Path | None,
-                    sleep: Callable[[float], None], backfill: timedelta) -> HeatmapChoice:
+                    sleep: Callable[[float], None], backfill: timedelta,
+                    wall: Callable[[], datetime] | None = None) -> HeatmapChoice:
     """Build the provider called ``name`` for ``feed`` (see the module docstring)."""
     from bot.feeds.heatmaps import RecordedHeatmaps, SyntheticHeatmaps
     from bot.heatmap.store import SnapshotStore
@@ -57,5 +58,6 @@ def choose_heatmaps(name: str, settings: Any, feed: Feed, *, live: bool, state: 
     p = settings.providers
     maps = ProviderHeatmaps(make_source(name, settings, live=live, sleep=sleep), feed.symbols, live=live,
                             stale_after_intervals=p.stale_after_intervals, backoff_initial_s=p.backoff_initial_s,
-                            backoff_max_s=p.backoff_max_s, retry_after_max_s=p.retry_after_max_s, backfill=backfill)
+                            backoff_max_s=p.backoff_max_s, retry_after_max_s=p.retry_after_max_s, backfill=backfill,
+                            wall=wall)
     return HeatmapChoice(name, maps, MapPollingFeed(feed, maps) if live else feed, SnapshotRecorder(recorder))

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from bot.domain import iso, utc
-from bot.errors import DataError, LiqbotError
+from bot.errors import DataError, LiqbotError, RetryableError
 from bot.feeds.base import Bar, BarBatch, FeedPoll
 
 MAX_HISTORY_BARS = 1000  # one request (ccxt caps Binance klines here)
@@ -61,6 +61,8 @@ class LiveFeed:
         self.prices: dict[str, float] = {}
         self._markets_loaded = False
         self._warm_until: datetime | None = None
+        self.reached = False  # one read has succeeded: from then on failures are notices, retried
+        self._network_failure: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Any, symbols: tuple[str, ...], timeframe: timedelta) -> "LiveFeed":
@@ -112,6 +114,9 @@ class LiveFeed:
             by_close.setdefault(bar.close_ts, []).append(bar)
         batches = tuple(BarBatch(ts, tuple(by_close[ts]), warmup=warm_until is not None and ts <= warm_until)
                         for ts in sorted(by_close))
+        if not self.reached and self._network_failure:  # never reached the exchange: one line, exit 2
+            from bot.unreachable import unreachable
+            raise unreachable(f"the exchange ({getattr(self.exchange, 'id', 'ccxt')})", self._network_failure)
         self._started = True
         wait = min(self._next_prices, self._next_oi) - now
         return FeedPoll(batches=batches, wait_s=max(wait.total_seconds(), 0.0), notice="; ".join(notices) or None,
@@ -122,13 +127,17 @@ class LiveFeed:
         from bot.marketdata.fetch import map_ccxt_error
         try:
             try:
-                return fn()
+                got = fn()
+                self.reached = True
+                return got
             except (LiqbotError, ValueError, TypeError, KeyError, IndexError):
                 raise
             except Exception as exc:  # ccxt's own errors: mapped where ccxt is imported
                 raise map_ccxt_error(exc, what) from None
         except (LiqbotError, ValueError, TypeError, KeyError, IndexError) as exc:
             notices.append(f"{what}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+            if isinstance(exc, RetryableError) and self._network_failure is None:
+                self._network_failure = notices[-1]
             return None
 
     def _load_markets(self) -> None:

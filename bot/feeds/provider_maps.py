@@ -29,7 +29,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from bot.domain import HeatmapSnapshot, iso, utc
 from bot.errors import ConfigError, DataError, FatalError, LiqbotError, RetryableError
@@ -94,7 +94,7 @@ class ProviderHeatmaps:
 
     def __init__(self, source: MapSource, symbols: tuple[str, ...], *, live: bool, stale_after_intervals: int = 3,
                  backoff_initial_s: float = 1.0, backoff_max_s: float = 60.0, retry_after_max_s: float = 300.0,
-                 backfill: timedelta = timedelta(0)) -> None:
+                 backfill: timedelta = timedelta(0), wall: Callable[[], datetime] | None = None) -> None:
         if not live and not source.has_history:
             raise ConfigError(f"--heatmap {source.kind.value}: the provider has no history endpoint, so a replay "
                               f"cannot ask it for past maps; record them with a live run (paper --feed live "
@@ -102,10 +102,12 @@ class ProviderHeatmaps:
         self.source = source
         self.symbols = tuple(symbols)
         self.live = live
+        self.stale_after_intervals = stale_after_intervals
         self.stale_after_s = stale_after_intervals * source.cadence_s
         self.backoff_initial_s, self.backoff_max_s = backoff_initial_s, backoff_max_s
         self.retry_after_max_s = retry_after_max_s
         self.backfill = backfill
+        self.wall = wall or (lambda: datetime.now().astimezone())  # replay: what the history endpoint has by now
         self.lines = {s: _Timeline() for s in self.symbols}
         self.next_poll: datetime | None = None
         self.failures = 0
@@ -177,14 +179,19 @@ class ProviderHeatmaps:
         if snap is None:
             return
         self.lines[symbol].add(replace(snap, ts=now, assumptions={**snap.assumptions, "received": iso(now),
-                                                                   STALE_KEY: self.stale_after_s}))
+                                                                   STALE_KEY: self._limit(snap)}))
 
     def _backfill(self, symbol: str, now: datetime) -> None:
         for snap in self.source.fetch_history(symbol, now - self.backfill, now, now):
             self.lines[symbol].add(self._stamp(snap))
 
     def _stamp(self, snap: HeatmapSnapshot) -> HeatmapSnapshot:
-        return replace(snap, assumptions={**snap.assumptions, STALE_KEY: self.stale_after_s})
+        return replace(snap, assumptions={**snap.assumptions, STALE_KEY: self._limit(snap)})
+
+    def _limit(self, snap: HeatmapSnapshot) -> float:
+        """Stale after N cadences, or N of the provider's own publishing intervals when those are longer
+        (a CoinGlass column spans 15 min of a 12h grid however often it is polled)."""
+        return self.stale_after_intervals * max(self.source.cadence_s, float(snap.assumptions.get("interval_s", 0)))
 
     # --- replay -----------------------------------------------------------------------------
 
@@ -194,7 +201,7 @@ class ProviderHeatmaps:
             return
         start = line.covered or close_ts - timedelta(seconds=self.stale_after_s + self.source.cadence_s)
         end = close_ts + self.source.history_chunk
-        now = datetime.now().astimezone()
+        now = utc(self.wall())
         try:
             snaps = self.source.fetch_history(symbol, start, min(end, now), now)
         except (RetryableError, DataError) as exc:
@@ -234,7 +241,7 @@ class ProviderHeatmaps:
         if stale != self._stale[symbol]:
             if stale:
                 log.warning("heatmap.stale", source=self.source.kind.value, symbol=symbol, last=iso(snap.ts),
-                            bar=iso(close_ts), after_s=self.stale_after_s)
+                            bar=iso(close_ts), after_s=snap.assumptions.get(STALE_KEY))
             else:
                 log.info("heatmap.fresh", source=self.source.kind.value, symbol=symbol, at=iso(snap.ts))
             self._stale[symbol] = stale

@@ -31,23 +31,25 @@ LEVELS = 20
 COLUMNS = 48
 KIYOTAKA_KEY = "kiyo-test-key-0123456789"
 COINGLASS_KEY = "cg-test-key-9876543210"
+PEAK = 4.0  # with peaks (or a kiyotaka scale): two dense levels about 0.8-1% either side of the price
 
 
 PriceFn = Callable[[int], float]  # epoch ms -> the fake market's price
 
 
-def kiyotaka_levels(ts_s: int, usd: bool, price: PriceFn = price_at) -> list[float]:
-    """Levels around the price at ``ts_s``: 10 below and 10 above, ascending, [p, v, ...]."""
+def kiyotaka_levels(ts_s: int, usd: bool, price: PriceFn = price_at, scale: float = 1.0) -> list[float]:
+    """Levels around the price at ``ts_s``: 10 below and 10 above, ascending, [p, v, ...] (``scale`` x coins)."""
     p = price(ts_s * 1000)
     out: list[float] = []
     for k in range(LEVELS):
         level = round(p * (0.95 + 0.1 * k / (LEVELS - 1)), 1)
-        coins = 1.0 + 4.0 * abs(math.sin(k + ts_s / 3600))
+        coins = scale * (1.0 + 4.0 * abs(math.sin(k + ts_s / 3600))) * (PEAK if scale != 1.0 and k in (8, 11) else 1)
         out += [level, round(coins * level, 2) if usd else round(coins, 5)]
     return out
 
 
-def install_kiyotaka(server: FakeHttpServer, key: str = KIYOTAKA_KEY, price: PriceFn = price_at) -> None:
+def install_kiyotaka(server: FakeHttpServer, key: str = KIYOTAKA_KEY, price: PriceFn = price_at,
+                    scale: float = 1.0) -> None:
     """Register ``/v1/points``."""
 
     def points(req: Request) -> Reply:
@@ -67,16 +69,16 @@ def install_kiyotaka(server: FakeHttpServer, key: str = KIYOTAKA_KEY, price: Pri
         if req.query.get("flatten") == "true":
             flat: list[float] = []
             for t in stamps:
-                levels = kiyotaka_levels(t, usd, price)
+                levels = kiyotaka_levels(t, usd, price, scale)
                 flat += [len(levels) // 2, t * 1_000_000, *levels]
             return Reply(body={"series": [{"id": ident, "flat_points": flat}]})
-        pts = [{"Point": {"timestamp": {"s": t}, "levels": kiyotaka_levels(t, usd, price)}} for t in stamps]
+        pts = [{"Point": {"timestamp": {"s": t}, "levels": kiyotaka_levels(t, usd, price, scale)}} for t in stamps]
         return Reply(body={"series": [{"id": ident, "points": pts}]})
 
     server.route("/v1/points", points)
 
 
-def coinglass_grid(range_s: int, now_s: int, price_at: PriceFn = price_at) -> dict[str, object]:
+def coinglass_grid(range_s: int, now_s: int, price_at: PriceFn = price_at, peaks: bool = False) -> dict[str, object]:
     """A CoinGlass heatmap document: ``COLUMNS`` columns ending at ``now_s``."""
     step = range_s // COLUMNS
     end = now_s // step * step
@@ -86,15 +88,15 @@ def coinglass_grid(range_s: int, now_s: int, price_at: PriceFn = price_at) -> di
     candles = [[t, f"{price_at(t * 1000):.1f}", f"{price_at(t * 1000) * 1.001:.1f}",
                 f"{price_at(t * 1000) * 0.999:.1f}", f"{price_at((t + step) * 1000):.1f}", "1000000"]
                for t in times]
-    cells = [[x, y, round(1e6 * (1 + abs(math.sin(x * 7 + y))), 2)] for x in range(COLUMNS) for y in range(30)
-             if (x + y) % 3]
+    cells = [[x, y, round(1e6 * (1 + abs(math.sin(x * 7 + y))) * (PEAK if peaks and y in (13, 16) else 1), 2)]
+             for x in range(COLUMNS) for y in range(30) if (x + y) % 3 or (peaks and y in (13, 16))]
     return {"code": "0", "msg": "success",
             "data": {"y_axis": y_axis, "liquidation_leverage_data": cells, "price_candlesticks": candles,
                      "update_time": now_s}}
 
 
 def install_coinglass(server: FakeHttpServer, key: str = COINGLASS_KEY,
-                      clock: Callable[[], float] = time.time, price: PriceFn = price_at) -> None:
+                      clock: Callable[[], float] = time.time, price: PriceFn = price_at, peaks: bool = False) -> None:
     """Register both CoinGlass heatmap paths, models 1-3."""
 
     def heatmap(req: Request) -> Reply:
@@ -103,7 +105,7 @@ def install_coinglass(server: FakeHttpServer, key: str = COINGLASS_KEY,
         range_s = RANGE_S.get(req.query.get("range", ""))
         if range_s is None:
             return Reply(body={"code": "400", "msg": "range not supported"})
-        return Reply(body=coinglass_grid(range_s, int(clock()), price))
+        return Reply(body=coinglass_grid(range_s, int(clock()), price, peaks))
 
     for model in ("model1", "model2", "model3"):
         server.route(f"/api/futures/liquidation/aggregated-heatmap/{model}", heatmap)
@@ -159,13 +161,19 @@ def perp_doc(now_s: int, pair: str, price: PriceFn = price_at) -> dict[str, obje
             "timestamp": at, "total_clusters": len(clusters)}
 
 
+FaultAt = Callable[[float], "Reply | None"]  # the fake's time -> a fault to answer instead (None: healthy)
+
+
 def install_perp_api(server: FakeHttpServer, clock: Callable[[], float] = time.time, price: PriceFn = price_at,
-                     key: str | None = None) -> None:
-    """Register ``/api/heatmap/{SYMBOL}``."""
+                     key: str | None = None, fault_at: FaultAt | None = None) -> None:
+    """Register ``/api/heatmap/{SYMBOL}``; ``fault_at`` scripts faults by the fake's time."""
 
     def heatmap(req: Request) -> Reply:
         if key is not None and req.headers.get("x-api-key") != key:
             return Reply(status=401, body={"detail": "invalid api key"})
+        fault = fault_at(clock()) if fault_at is not None else None
+        if fault is not None:
+            return fault
         pair = req.path.rsplit("/", 1)[-1]
         return Reply(body=perp_doc(int(clock()), pair, price))
 

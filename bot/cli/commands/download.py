@@ -27,7 +27,7 @@ import pandas as pd
 from bot.cli.progress import ProgressBar
 from bot.cli.timeargs import from_ms, parse_time, to_ms
 from bot.domain import iso
-from bot.errors import DataError, LiqbotError
+from bot.errors import DataError, LiqbotError, RetryableError
 from bot.logs import get_logger
 from bot.marketdata import resume
 from bot.marketdata.series import FUNDING_STEP_MS, MarketSeries, PriceType
@@ -198,6 +198,9 @@ def _collect(outcome: Outcome, existing: pd.DataFrame | None, pages: Any, bar: P
             if note:
                 print(f"liqbot: {note}", file=sys.stderr)
             raise
+        if isinstance(exc, RetryableError):  # the network gave up: bad input of the network kind, exit 2
+            from bot.unreachable import unreachable
+            raise unreachable("the exchange", exc, note=note) from exc
         raise type(exc)(f"{exc} ({note})" if note else str(exc)) from exc
     _save(outcome, existing, new)
 

@@ -203,8 +203,11 @@ def build_runner(settings: Settings, plan: PaperPlan, *, args: argparse.Namespac
         feed_, meta = feed or build_feed(plan, settings, args, clock, sleeper)
         name = source_name(getattr(args, "heatmap", None), settings, heatmaps_dir)
         chosen = choose_heatmaps(name, settings, feed_, live=plan.feed == "live", state=plan.state,
-                                 store_dir=heatmaps_dir, sleep=sleeper.sleep, backfill=plan.warmup)
+                                 store_dir=heatmaps_dir, sleep=sleeper.sleep, backfill=plan.warmup, wall=clock.now)
         feed_, heatmaps = chosen.feed, chosen.heatmaps
+        if plan.feed == "live":
+            from bot.feeds.liquidation_stream import with_liquidations
+            feed_ = with_liquidations(feed_, settings, plan.state)
         if name not in ("synthetic", "store"):
             meta = {**meta, "heatmap": name}  # a resumed run must trade on the same maps
         log_path = settings.strategies.signal_log
@@ -246,6 +249,9 @@ def running(runner: "Runner", sleeper: SystemSleeper, line: Any) -> Iterator["Ru
         for s, handler in previous.items():
             signal.signal(s, handler)
         line.close()
+        close_feed = getattr(runner.feed, "close", None)  # a liquidation stream ends with the run
+        if callable(close_feed):
+            close_feed()
         if runner.signal_log is not None:
             runner.signal_log.close()
         runner.store.close()

@@ -92,7 +92,7 @@ class CoinglassSource:
         if len(cols) < 2:
             return [published(c, c.ts) for c in cols]
         step = cols[1].ts - cols[0].ts
-        return [published(c, c.ts + step, range=range_) for c in cols]
+        return [published(c, c.ts + step, range=range_, interval_s=step.total_seconds()) for c in cols]
 
     def fetch_latest(self, symbol: str, now: datetime) -> HeatmapSnapshot | None:
         """The last column of the 12h grid that has closed by ``now``."""

@@ -71,9 +71,9 @@ def published(snapshot: HeatmapSnapshot, at: datetime, **assumptions: Any) -> He
     return replace(snapshot, ts=at, assumptions={**snapshot.assumptions, **extra})
 
 
-def live_policy() -> RetryPolicy:
+def live_policy(settings: Any) -> RetryPolicy:
     """Live polls are tried once: the poller backs off between polls instead of blocking the loop."""
-    return RetryPolicy(attempts=1)
+    return RetryPolicy(attempts=1, retry_after_max_s=settings.providers.retry_after_max_s)
 
 
 def history_policy(settings: Any) -> RetryPolicy:
@@ -85,7 +85,7 @@ def history_policy(settings: Any) -> RetryPolicy:
 
 def make_source(name: str, settings: Any, *, live: bool, sleep: Callable[[float], None]) -> MapSource:
     """The source called ``name`` from ``settings.providers`` (live: single-try polls)."""
-    policy = live_policy() if live else history_policy(settings)
+    policy = live_policy(settings) if live else history_policy(settings)
     p = settings.providers
     common = {"timeout_s": p.timeout_s, "policy": policy, "sleep": sleep}
     if name == "kiyotaka":
