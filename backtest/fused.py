@@ -163,8 +163,8 @@ def decide_rows(cf, ci, meta, meta_f, ring, cparams, eparams, groups, g_off, j0,
     """Bars ``[j0, j1)``: tracker (``track_apply`` on the grouped rows), magnets, ATR, engine; see
     the module docstring for what is recorded. ``recent`` (3, ATR_BARS + 1) and ``n_recent`` (1,)
     carry the ATR window across calls; ``nc_base`` is the number of candidate rows recorded before."""
-    zone_pct = eparams[K.P_ZONE_PCT]
-    n_lev = int(eparams[K.P_LEVELS_COUNT])
+    zone_pct = eparams.zone_pct
+    n_lev = eparams.levels.count
     rh, rl, rc = recent[0], recent[1], recent[2]
     info = np.empty((256, N_B))
     levels = np.full((256, 2 * max(n_lev, 1)), np.nan)

@@ -35,9 +35,9 @@ from bot.clusters.tracker import ClusterTracker, cluster_of, from_ns, make_clust
 from bot.decide import CooldownGate
 from bot.domain import Bias, Cluster, HeatmapSource, MagnetRead, MarketContext, canonical_key
 from strategies import kernel as K
-from strategies.candidate import STRATEGY_OF_CODE
 from strategies.engine import Engine, EngineResult
-from strategies.kernel_params import engine_params
+from strategies.engine_params import engine_params
+from strategies.registry import CODE, N_CODES, spec_of_code
 from strategies.signal import Direction, signal_id
 
 BIAS_OF_CODE = {1: Bias.BULLISH, -1: Bias.BEARISH, 0: Bias.NEUTRAL}
@@ -207,7 +207,7 @@ class _Post:
             gate_key[k] = -1
             if result.signals:
                 s = result.signals[0]
-                gate_key[k] = cooldown_key(STRATEGY_OF_CODE.index(s.strategy), s.signal == Direction.LONG,
+                gate_key[k] = cooldown_key(CODE[s.strategy], s.signal == Direction.LONG,
                                            keys[s.cluster_data.cluster_id])
         ts = np.asarray(self.series.ts, dtype=np.int64)[info[bars, B_BAR].astype(np.int64)]
         admitted = gate_scan(gate_key, ts, int(self.gate.window.total_seconds() * 1e9))
@@ -255,7 +255,7 @@ class _Post:
                 cand_tab: np.ndarray, cand_f: np.ndarray, cand_i: np.ndarray, levels: np.ndarray) -> None:
         """Admitted winner ``g`` (row values ``w``) of candidate bar ``b``: its row now, its ``Signal``
         when read (built by the engine's own tail from the recorded arrays, which the builder keeps)."""
-        strategy = STRATEGY_OF_CODE[int(w[K.C_STRATEGY])]
+        strategy = spec_of_code(int(w[K.C_STRATEGY])).name
         sid = signal_id(self.symbol, strategy, self.clusters.time(ts_ns), self.clusters.cid(cand_i[g]))
         self.signals.add(SignalRow(int(info[b, B_BAR]), strategy.value, 1.0 if w[K.C_DIRECTION] == K.D_LONG else -1.0,
                                    w[K.C_ENTRY], w[K.C_STOP], w[K.C_TARGET],
@@ -296,8 +296,9 @@ def _levels(row: np.ndarray) -> tuple[list[float], list[float]]:
 
 def cooldown_key(strategy_code: Any, long: Any, cluster_key: Any) -> Any:
     """One int (or int array) for the cooldown's (strategy, cluster, direction) key: cluster keys are
-    unique per cluster, as the string ids the runner's gate uses."""
-    return np.asarray(cluster_key, dtype=np.int64) * 8 + np.asarray(strategy_code, dtype=np.int64) * 2 \
+    unique per cluster, as the string ids the runner's gate uses, and every registered strategy code
+    and direction has its own slot (``2 * N_CODES`` per cluster), so keys never collide."""
+    return np.asarray(cluster_key, dtype=np.int64) * (2 * N_CODES) + np.asarray(strategy_code, dtype=np.int64) * 2 \
         + np.asarray(long, dtype=np.int64)
 
 

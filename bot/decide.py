@@ -28,6 +28,7 @@ from bot.domain import Cluster, HeatmapSnapshot, MagnetRead, MarketContext, utc
 from bot.errors import DataError
 from strategies.engine import Engine, EngineResult
 from strategies.signal import Signal
+from strategies.spec import SLACK
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -128,57 +129,35 @@ class Decision:
         return self.result.signals if self.result is not None else []
 
 
-_SLACK = 1e-9  # relative slack: the screen may let a bar through needlessly, never hold one back
-
-
 class Prescreen:
     """Proves cheaply that no enabled strategy can propose anything on a bar, so the engine may skip it.
 
-    Each test is a *necessary* condition of one strategy's candidates (``strategies.hunt``,
-    ``support_resistance``, ``breakout``), loosened by a relative slack: when it says no, the
-    engine would have returned no candidate and no rejection. With any strategy it does not know,
-    it never skips.
+    Each registered strategy's spec carries ``may_fire``, a *necessary* condition of its candidates
+    on one cluster (loosened by a relative slack): when no cluster passes any enabled strategy's
+    test, the engine would have returned no candidate and no rejection. With any strategy it does
+    not know, it never skips.
     """
 
     def __init__(self, strategies: Any) -> None:
+        from strategies.registry import ALL_NAMES, STRATEGIES
         enabled = set(strategies.enabled)
-        known = {"liquidation_hunt", "support_resistance", "breakout", "oi_sizing"}
-        self.active = enabled <= known
-        self.hunt = strategies.liquidation_hunt if "liquidation_hunt" in enabled else None
-        self.sr = strategies.support_resistance if "support_resistance" in enabled else None
-        self.breakout = strategies.breakout if "breakout" in enabled else None
+        self.active = enabled <= set(ALL_NAMES)
+        self.tests = [(spec.may_fire, getattr(strategies, name.value)) for name, spec in STRATEGIES.items()
+                      if name.value in enabled]
 
     def may_fire(self, clusters: Sequence[Cluster], price: float, now: datetime) -> bool:
         """False only when no enabled strategy can make a candidate from ``clusters``."""
         if not self.active:
             return True
-        hunt, sr, bo = self.hunt, self.sr, self.breakout
-        window = bo.lookback_bars * bo.bar_minutes * 60.0 * (1 + _SLACK) + 1e-6 if bo is not None else 0.0
         for c in clusters:
             level = c.price_level
             if not (math.isfinite(level) and level > 0):
                 continue
-            dist = abs(level - price) / price * 100.0 * (1 - _SLACK)
-            # a short cluster above price, a long one at or below it (what hunt and support/resistance read)
-            beyond = (level > price) if c.side.value == "short" else (level <= price)
-            if c.active:
-                strength, usd = _num(c.strength), _num(c.open_interest)
-                if hunt is not None and beyond and strength >= hunt.min_strength * (1 - _SLACK) \
-                        and dist < hunt.max_distance_pct and usd >= hunt.min_usd * (1 - _SLACK):
-                    return True
-                if sr is not None and beyond and strength >= sr.min_strength * (1 - _SLACK) and dist <= sr.band_pct:
-                    return True
-            elif bo is not None and c.broken_at is not None:
-                age = (now - c.broken_at).total_seconds()
-                if -1e-6 <= age <= window and _num(c.peak_open_interest) >= bo.min_usd * (1 - _SLACK) \
-                        and _num(c.peak_strength) >= bo.min_strength * (1 - _SLACK):
+            dist = abs(level - price) / price * 100.0 * (1 - SLACK)
+            for test, params in self.tests:
+                if test(c, price, dist, now, params):
                     return True
         return False
-
-
-def _num(x: float) -> float:
-    """Non-finite numbers read as 0, as the strategies' cluster table reads them."""
-    return x if math.isfinite(x) else 0.0
 
 
 class Decider:

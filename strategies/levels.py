@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from bot.domain import Cluster, Side, canonical_key
-from strategies import kernel as K
+from strategies import kernel_lib as K
 from strategies.params import Params
 
 
@@ -98,30 +98,12 @@ def distance_pct(level: np.ndarray | float, price: float) -> np.ndarray | float:
     return np.abs(np.asarray(level) - price) / price * 100.0
 
 
-def nearest(table: ClusterTable, mask: np.ndarray, price: float, above: bool) -> int | None:
-    """Index of the cluster nearest to ``price`` on one side among ``mask``, or None."""
-    side = mask & ((table.level > price) if above else (table.level < price))
-    if not side.any():
-        return None
-    idx = np.flatnonzero(side)
-    return int(idx[np.argmin(table.level[idx])] if above else idx[np.argmax(table.level[idx])])
-
-
 class LevelParams(Params):
     """Which clusters are listed as support/resistance in every signal."""
 
     count: int = Field(5, ge=0, le=50, description="Levels listed on each side.")
     min_strength: float = Field(0.3, ge=0, le=1, description="Weakest cluster listed.")
     max_distance_pct: float = Field(10.0, gt=0, description="Farthest cluster listed, percent of price.")
-
-
-def support_resistance(table: ClusterTable, price: float, params: LevelParams) -> tuple[list[float], list[float]]:
-    """Support (active long clusters below, nearest first) and resistance (active short clusters above)."""
-    from strategies.kernel_params import default_params, fill_levels
-    p = default_params()
-    fill_levels(p, params)
-    sup, res = K.levels_kernel(table.tab, float(price), p)
-    return sup.tolist(), res.tolist()
 
 
 def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = 14) -> np.ndarray:

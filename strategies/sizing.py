@@ -9,6 +9,7 @@ whole signal array in one call; the engine's kernel sizes its winner with the sa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -16,6 +17,7 @@ from pydantic import Field, model_validator
 from bot.domain import MarketContext
 from strategies import kernel as K
 from strategies.params import Params
+from strategies.records import to_record
 from strategies.signal import Direction
 
 
@@ -60,13 +62,11 @@ class OISizingParams(Params):
         return (t.high_oi_usd, t.mid_oi_usd) if t else (self.high_oi_usd, self.mid_oi_usd)
 
 
-def sizing_params(params: OISizingParams, symbol: str = "") -> np.ndarray:
-    """The kernels' parameter array carrying ``params`` (thresholds of ``symbol``)."""
-    from strategies.kernel_params import default_params, fill_sizing
-    p = default_params()
-    p[K.P_SIZING_ON] = 1.0
-    fill_sizing(p, params, symbol)
-    return p
+def sizing_params(params: OISizingParams, symbol: str = "") -> Any:
+    """The kernels' sizing record carrying ``params`` (thresholds of ``symbol``)."""
+    rec = to_record(params)
+    rec["high_oi_usd"], rec["mid_oi_usd"] = params.thresholds(symbol)
+    return rec
 
 
 def oi_multipliers(total_oi_usd: np.ndarray, long_short_ratio: np.ndarray, is_long: np.ndarray,

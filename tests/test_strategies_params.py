@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from bot.errors import ConfigError
 from config.settings import load_settings
 from strategies.hunt import HuntParams
-from strategies.registry import ALL_NAMES, STRATEGIES, build_params, lookup
+from strategies.registry import ALL_NAMES, STRATEGIES, build_params, params_class
 from strategies.signal import StrategyName
 from strategies.sizing import OISizingParams
 
@@ -18,8 +18,8 @@ from strategies.sizing import OISizingParams
 def test_registry_holds_the_four_strategies_with_their_params() -> None:
     assert ALL_NAMES == ("liquidation_hunt", "support_resistance", "breakout", "oi_sizing")
     assert set(STRATEGIES) == set(StrategyName)
-    assert lookup("liquidation_hunt").params is HuntParams
-    assert lookup("oi_sizing").params is OISizingParams
+    assert params_class("liquidation_hunt") is HuntParams
+    assert params_class("oi_sizing") is OISizingParams
 
 
 def test_documented_defaults() -> None:
@@ -42,7 +42,7 @@ def test_unknown_parameter_suggests_the_close_one() -> None:
 
 def test_unknown_strategy_suggests_the_close_one() -> None:
     with pytest.raises(ValueError, match="did you mean 'breakout'"):
-        lookup("breakuot")
+        params_class("breakuot")
 
 
 def test_params_are_typed_and_frozen() -> None:
