@@ -173,6 +173,7 @@ class Decider:
         self.gate = CooldownGate(settings.strategies.cooldown_bars, self.bar_seconds)
         self.recent: deque[tuple[float, float, float]] = deque(maxlen=ATR_BARS + 1)
         self.bias_threshold = float(settings.clusters.bias_threshold)
+        self.cascade_gap_pct = float(settings.clusters.cascade_gap_pct)
         # the screen mirrors the registered strategies' thresholds: any other engine (a test fake,
         # a user's own) must always run
         self.prescreen = Prescreen(settings.strategies) if prescreen and isinstance(self.engine, Engine) else None
@@ -196,7 +197,7 @@ class Decider:
         if self.prescreen is not None and not self.prescreen.may_fire(clusters, snapshot.price, snapshot.ts):
             self.skipped += 1
             return Decision(clusters, EngineResult())
-        magnets = magnet_read(clusters, snapshot.price, self.bias_threshold)
+        magnets = magnet_read(clusters, snapshot.price, self.bias_threshold, self.cascade_gap_pct)
         ctx = MarketContext.from_total(self.symbol, snapshot.ts, snapshot.price, oi_usd or 0.0, ls_ratio or 1.0,
                                        funding_rate=funding_rate, atr=atr_of(self.recent))
         result = self.engine.run(snapshot, clusters, ctx, magnets)

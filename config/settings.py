@@ -98,6 +98,9 @@ class ClusterSettings(Section):
     typical_position_usd: float = Field(25_000.0, gt=0,
                                         description="USD per position for the liquidation_count estimate.")
     bias_threshold: float = Field(1.2, ge=1, description="Magnet asymmetry above this (or below 1/x) sets a bias.")
+    cascade_gap_pct: float = Field(0.5, gt=0, le=10,
+                                   description="The cascade read of a side (in every signal) runs through consecutive "
+                                               "clusters whose gaps stay within this percent of the level.")
 
 
 class PaperSettings(Section):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 from pydantic import ValidationError
 
-from bot.domain import Cluster, HeatmapSnapshot, MagnetRead, MarketContext
+from bot.domain import CascadeRead, Cluster, HeatmapSnapshot, MagnetRead, MarketContext
 from strategies import kernel as K
 from strategies.candidate import BIAS_CODE, Candidate, candidates_from_rows
 from strategies.engine_params import engine_params
@@ -25,8 +25,8 @@ from strategies.levels import ClusterSet, LevelParams, distance_pct
 from strategies.params import Params
 from strategies.registry import OI_SIZING, STRATEGIES
 from strategies.spec import StrategySpec
-from strategies.signal import (RR_DECIMALS, ClusterData, HeatmapRef, MarketSentiment, PositionSize, Signal,
-                               StrategyName)
+from strategies.signal import (RR_DECIMALS, CascadeData, ClusterData, HeatmapRef, MarketSentiment, PositionSize,
+                               Signal, StrategyName)
 from strategies.sizing import OISizingParams, Sizing, oi_sizing, sizing_of
 
 if TYPE_CHECKING:
@@ -166,6 +166,14 @@ def _level(price: float) -> float:
     return float(round_level(float(price)))
 
 
+def _cascade(read: CascadeRead | None) -> CascadeData | None:
+    """The signal's cascade object of a side (levels to six significant digits, like every level)."""
+    if read is None:
+        return None
+    return CascadeData(clusters=read.clusters, usd=max(0.0, read.usd), first_price=_level(read.first_price),
+                       end_price=_level(read.end_price))
+
+
 def build_signal(c: Candidate, snapshot: HeatmapSnapshot, ctx: MarketContext, magnets: MagnetRead, sizing: Sizing,
                  base_usd: float, supports: Sequence[float], resistances: Sequence[float]) -> Signal:
     """The Signal for a winning candidate (raises ``ValidationError`` if an invariant fails)."""
@@ -186,6 +194,7 @@ def build_signal(c: Candidate, snapshot: HeatmapSnapshot, ctx: MarketContext, ma
         market_sentiment=MarketSentiment(
             sentiment=magnets.bias, long_short_ratio=_finite_or_none(ctx.long_short_ratio, positive=True),
             total_oi_usd=_finite_or_none(ctx.total_oi_usd),
-            magnet_asymmetry=_finite_or_none(magnets.asymmetry)),
+            magnet_asymmetry=_finite_or_none(magnets.asymmetry),
+            cascade_up=_cascade(magnets.cascade_up), cascade_down=_cascade(magnets.cascade_down)),
         heatmap=HeatmapRef(source=snapshot.source, snapshot_ts=snapshot.ts),
     )

@@ -5,6 +5,11 @@ liquidated there, pulling price up); below = the active *long* cluster below pri
 most USD. Broken clusters are no magnets. asymmetry = USD above / USD below (``inf`` when only
 above, ``0`` when only below, ``1`` when neither). A stronger magnet above is a bullish bias:
 asymmetry > ``bias_threshold`` -> BULLISH, < 1 / ``bias_threshold`` -> BEARISH, else NEUTRAL.
+
+The cascade read of a side (``CascadeRead``) is the run of clusters price would eat once it
+reaches the nearest one: consecutive active clusters of that side whose gaps stay within
+``cascade_gap_pct``. One kernel (:func:`cascade_nb`) computes it for the magnet read of every
+path and for the ``cascade`` strategy.
 """
 
 from __future__ import annotations
@@ -12,12 +17,70 @@ from __future__ import annotations
 import math
 from typing import Iterable, Sequence
 
-from bot.domain import Bias, Cluster, MagnetRead, Side
+import numpy as np
+from numba import njit
+
+from bot.domain import Bias, CascadeRead, Cluster, MagnetRead, Side, canonical_key
 from bot.errors import DataError
 
 
-def magnet_read(clusters: Sequence[Cluster], price: float, bias_threshold: float = 1.2) -> MagnetRead:
-    """Strongest active magnet above and below ``price`` and the bias their asymmetry implies."""
+@njit(cache=True)
+def cascade_nb(level: np.ndarray, usd: np.ndarray, is_short: np.ndarray, active: np.ndarray, price: float,
+               up: bool, gap_pct: float) -> tuple[int, int, int, float]:  # pragma: no cover - numba
+    """The cascade run of one side over clusters sorted by level: (first row, last row, count, summed USD).
+
+    Up: active short clusters above ``price``, nearest first; down: active long clusters below. A
+    cluster joins while its gap to the previous one is at most ``gap_pct`` percent of the previous
+    level; clusters of the other side in between do not break the run. Non-finite USD reads as 0.
+    (-1, -1, 0, 0.0) when the side has no cluster.
+    """
+    n = level.shape[0]
+    first, last, count, total = -1, -1, 0, 0.0
+    for step in range(n):
+        r = step if up else n - 1 - step
+        if active[r] == 0 or (is_short[r] != 0) != up:
+            continue
+        lv = level[r]
+        if (lv <= price) if up else (lv >= price):
+            continue
+        if first >= 0:
+            prev = level[last]
+            gap = (lv - prev) / prev * 100.0 if up else (prev - lv) / prev * 100.0
+            if gap > gap_pct:
+                break
+        else:
+            first = r
+        last = r
+        count += 1
+        u = usd[r]
+        total += u if np.isfinite(u) else 0.0
+    return first, last, count, total
+
+
+def cascade_read(clusters: Sequence[Cluster], price: float, up: bool, gap_pct: float) -> CascadeRead | None:
+    """The cascade read of one side of ``price`` (None when the side has no active cluster).
+
+    Clusters are taken in the cluster table's canonical order (unusable levels left out), so the
+    USD sum adds in the same order as the kernels reading the table.
+    """
+    kept = sorted((c for c in clusters if math.isfinite(c.price_level) and c.price_level > 0), key=canonical_key)
+    cols = np.array([(c.price_level, c.open_interest, c.side is Side.SHORT, c.active) for c in kept],
+                    dtype=np.float64).reshape(len(kept), 4)
+    first, last, count, usd = cascade_nb(np.ascontiguousarray(cols[:, 0]), np.ascontiguousarray(cols[:, 1]),
+                                         np.ascontiguousarray(cols[:, 2]), np.ascontiguousarray(cols[:, 3]),
+                                         float(price), up, float(gap_pct))
+    if count == 0:
+        return None
+    return CascadeRead(clusters=int(count), usd=float(usd), first_price=float(cols[first, 0]),
+                       end_price=float(cols[last, 0]))
+
+
+def magnet_read(clusters: Sequence[Cluster], price: float, bias_threshold: float = 1.2,
+                cascade_gap_pct: float | None = None) -> MagnetRead:
+    """Strongest active magnet above and below ``price`` and the bias their asymmetry implies.
+
+    With ``cascade_gap_pct``, also the cascade read of both sides.
+    """
     if not (math.isfinite(price) and price > 0):
         raise DataError(f"must be a finite positive number, got {price!r}", field="price")
     if not (math.isfinite(bias_threshold) and bias_threshold >= 1):
@@ -38,7 +101,11 @@ def magnet_read(clusters: Sequence[Cluster], price: float, bias_threshold: float
         bias = Bias.BEARISH
     else:
         bias = Bias.NEUTRAL
-    return MagnetRead(above=above, below=below, asymmetry=asymmetry, bias=bias)
+    if cascade_gap_pct is None:
+        return MagnetRead(above=above, below=below, asymmetry=asymmetry, bias=bias)
+    return MagnetRead(above=above, below=below, asymmetry=asymmetry, bias=bias,
+                      cascade_up=cascade_read(clusters, price, True, cascade_gap_pct),
+                      cascade_down=cascade_read(clusters, price, False, cascade_gap_pct))
 
 
 def _strongest(candidates: Iterable[Cluster]) -> Cluster | None:
