@@ -18,6 +18,7 @@ from pydantic_settings import (BaseSettings, PydanticBaseSettingsSource, Setting
 
 from bot.errors import ConfigError
 from strategies.breakout import BreakoutParams
+from strategies.cascade import CascadeParams
 from strategies.hunt import HuntParams
 from strategies.levels import LevelParams
 from strategies.sizing import OISizingParams
@@ -175,6 +176,7 @@ class StrategySettings(Section):
                                                         description="Support/resistance parameters.")
     breakout: BreakoutParams = Field(default_factory=BreakoutParams, description="Cluster breakout parameters.")
     oi_sizing: OISizingParams = Field(default_factory=OISizingParams, description="OI sizing parameters.")
+    cascade: CascadeParams = Field(default_factory=CascadeParams, description="Cascade strategy parameters.")
 
     @field_validator("enabled")
     @classmethod

@@ -14,10 +14,11 @@ from numba import njit
 from strategies.hunt import candidates_nb as _k0
 from strategies.support_resistance import candidates_nb as _k1
 from strategies.breakout import candidates_nb as _k2
+from strategies.cascade import candidates_nb as _k3
 
-N_STRATEGIES = 3
+N_STRATEGIES = 4
 ROWS_PER_CLUSTER = 2
-ROWS_FIXED = 2
+ROWS_FIXED = 4
 
 
 @njit(cache=True)
@@ -29,4 +30,6 @@ def candidates_all(tab: np.ndarray, price: float, atr: float, bias: int, p: Any,
         k = _k1(tab, price, atr, bias, p.support_resistance, out, k, 1)
     if p.on.breakout:
         k = _k2(tab, price, atr, bias, p.breakout, out, k, 2)
+    if p.on.cascade:
+        k = _k3(tab, price, atr, bias, p.cascade, out, k, 3)
     return k

@@ -15,12 +15,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-from strategies import breakout, hunt, support_resistance
+from strategies import breakout, cascade, hunt, support_resistance
 from strategies.params import Params, unknown_key_message
 from strategies.signal import StrategyName
 from strategies.spec import StrategySpec
 
-SPECS: tuple[StrategySpec, ...] = (hunt.SPEC, support_resistance.SPEC, breakout.SPEC)
+SPECS: tuple[StrategySpec, ...] = (hunt.SPEC, support_resistance.SPEC, breakout.SPEC, cascade.SPEC)
 OI_SIZING = "oi_sizing"
 
 STRATEGIES: Mapping[StrategyName, StrategySpec] = MappingProxyType({s.name: s for s in SPECS})

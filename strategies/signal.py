@@ -45,6 +45,7 @@ class StrategyName(StrEnum):
     LIQUIDATION_HUNT = "liquidation_hunt"
     SUPPORT_RESISTANCE = "support_resistance"
     BREAKOUT = "breakout"
+    CASCADE = "cascade"
 
 
 UtcDatetime = Annotated[

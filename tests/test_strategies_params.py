@@ -15,8 +15,8 @@ from strategies.signal import StrategyName
 from strategies.sizing import OISizingParams
 
 
-def test_registry_holds_the_four_strategies_with_their_params() -> None:
-    assert ALL_NAMES == ("liquidation_hunt", "support_resistance", "breakout", "oi_sizing")
+def test_registry_holds_the_strategies_and_sizing_with_their_params() -> None:
+    assert ALL_NAMES == ("liquidation_hunt", "support_resistance", "breakout", "cascade", "oi_sizing")
     assert set(STRATEGIES) == set(StrategyName)
     assert params_class("liquidation_hunt") is HuntParams
     assert params_class("oi_sizing") is OISizingParams
@@ -58,7 +58,8 @@ def test_params_are_typed_and_frozen() -> None:
 
 def test_settings_section_loads_defaults_and_user_tables(tmp_path: Path) -> None:
     s = load_settings(env_file=None).strategies
-    assert s.enabled == list(ALL_NAMES) and s.min_rr == 1.5 and s.base_position_usd == 1000.0
+    # every registered strategy but cascade (opt-in: the default book stays the four-stage one)
+    assert s.enabled == [n for n in ALL_NAMES if n != "cascade"] and s.min_rr == 1.5 and s.base_position_usd == 1000.0
     user = tmp_path / "user.toml"
     user.write_text('[strategies]\nenabled = ["breakout"]\n[strategies.liquidation_hunt]\nmin_strength = 0.7\n'
                     '[strategies.oi_sizing.per_symbol."ETH/USDT:USDT"]\nhigh_oi_usd = 2e9\nmid_oi_usd = 4e8\n',
