@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit
 from pydantic import Field
 
+from bot.search_space import searchable
 from strategies import kernel_lib as L
 from strategies.params import TargetParams
 from strategies.reasons import price_text, side_text, usd_text
@@ -31,10 +32,13 @@ if TYPE_CHECKING:
 class BreakoutParams(TargetParams):
     """Parameters of the cluster breakout."""
 
-    lookback_bars: int = Field(3, ge=1, description="A break counts this many bars after it happened.")
+    lookback_bars: int = searchable(3, low=1, high=24, ge=1,
+                                    description="A break counts this many bars after it happened.")
     bar_minutes: float = Field(5.0, gt=0, description="Bar length the lookback is counted in, minutes.")
-    min_usd: float = Field(2_000_000.0, ge=0, description="Smallest broken cluster followed (peak USD over its life).")
-    min_strength: float = Field(0.0, ge=0, le=1, description="Weakest broken cluster followed (peak strength).")
+    min_usd: float = searchable(2_000_000.0, low=1e5, high=1e9, log=True, ge=0,
+                                description="Smallest broken cluster followed (peak USD over its life).")
+    min_strength: float = searchable(0.0, low=0.0, high=1.0, ge=0, le=1,
+                                     description="Weakest broken cluster followed (peak strength).")
 
 
 @njit(cache=True)

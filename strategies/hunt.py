@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from numba import njit
-from pydantic import Field
 
+from bot.search_space import searchable
 from strategies import kernel_lib as L
 from strategies.params import ExitParams
 from strategies.reasons import price_text, side_text, usd_text
@@ -29,13 +29,16 @@ if TYPE_CHECKING:
 class HuntParams(ExitParams):
     """Parameters of the liquidation hunt."""
 
-    min_strength: float = Field(0.6, ge=0, le=1, description="Weakest cluster hunted.")
-    max_distance_pct: float = Field(2.0, gt=0, description="Farthest cluster hunted, percent of price.")
-    min_usd: float = Field(2_000_000.0, ge=0, description="Smallest cluster hunted, USD.")
-    atr_mult: float = Field(1.5, gt=0, description="Stop distance in ATRs (k).")
-    atr_fallback_pct: float = Field(0.5, gt=0, description="ATR as percent of price when the context has none.")
-    against_bias_factor: float = Field(0.8, ge=0, le=1,
-                                       description="Confidence factor when the magnet bias opposes the trade.")
+    min_strength: float = searchable(0.6, low=0.1, high=1.0, ge=0, le=1, description="Weakest cluster hunted.")
+    max_distance_pct: float = searchable(2.0, low=0.25, high=5.0, gt=0,
+                                         description="Farthest cluster hunted, percent of price.")
+    min_usd: float = searchable(2_000_000.0, low=1e5, high=1e9, log=True, ge=0,
+                                description="Smallest cluster hunted, USD.")
+    atr_mult: float = searchable(1.5, low=0.5, high=5.0, gt=0, description="Stop distance in ATRs (k).")
+    atr_fallback_pct: float = searchable(0.5, low=0.05, high=3.0, gt=0,
+                                         description="ATR as percent of price when the context has none.")
+    against_bias_factor: float = searchable(0.8, low=0.0, high=1.0, ge=0, le=1,
+                                            description="Confidence factor when the magnet bias opposes the trade.")
 
 
 @njit(cache=True)

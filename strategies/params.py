@@ -9,7 +9,8 @@ from __future__ import annotations
 import difflib
 from typing import Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from bot.search_space import searchable
+from pydantic import BaseModel, ConfigDict, model_validator
 
 
 def unknown_key_message(kind: str, key: str, known: list[str]) -> str:
@@ -43,11 +44,14 @@ class Params(BaseModel):
 class ExitParams(Params):
     """Where exits sit relative to cluster zones (shared by the directional strategies)."""
 
-    sl_buffer_pct: float = Field(0.05, ge=0, description="Stops sit this far beyond a level or zone, percent.")
-    tp_buffer_pct: float = Field(0.05, ge=0, description="Take-profit this far before the target zone, percent.")
+    sl_buffer_pct: float = searchable(0.05, low=0.0, high=0.5, ge=0,
+                                      description="Stops sit this far beyond a level or zone, percent.")
+    tp_buffer_pct: float = searchable(0.05, low=0.0, high=0.5, ge=0,
+                                      description="Take-profit this far before the target zone, percent.")
 
 
 class TargetParams(ExitParams):
     """Exits of strategies whose target is the next cluster in the trade's direction."""
 
-    target_min_strength: float = Field(0.3, ge=0, le=1, description="Weakest cluster used as a target.")
+    target_min_strength: float = searchable(0.3, low=0.0, high=1.0, ge=0, le=1,
+                                            description="Weakest cluster used as a target.")

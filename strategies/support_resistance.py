@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from numba import njit
-from pydantic import Field
 
+from bot.search_space import searchable
 from strategies import kernel_lib as L
 from strategies.params import TargetParams
 from strategies.reasons import price_text, side_text
@@ -28,9 +28,12 @@ if TYPE_CHECKING:
 class SupportResistanceParams(TargetParams):
     """Parameters of the support/resistance strategy."""
 
-    min_strength: float = Field(0.5, ge=0, le=1, description="Weakest cluster that counts as support/resistance.")
-    band_pct: float = Field(1.0, gt=0, description="Enter when price is within this percent of the level.")
-    sl_buffer_pct: float = Field(0.1, ge=0, description="Stop this far beyond the level's zone, percent.")
+    min_strength: float = searchable(0.5, low=0.1, high=1.0, ge=0, le=1,
+                                     description="Weakest cluster that counts as support/resistance.")
+    band_pct: float = searchable(1.0, low=0.1, high=3.0, gt=0,
+                                 description="Enter when price is within this percent of the level.")
+    sl_buffer_pct: float = searchable(0.1, low=0.0, high=0.5, ge=0,
+                                      description="Stop this far beyond the level's zone, percent.")
 
 
 @njit(cache=True)
