@@ -24,7 +24,7 @@ from bot.clusters.kernel import (F_DIST, F_HIGH, F_LEVEL, F_LOW, F_PEAK_STRENGTH
                                  I_ACTIVE, I_BROKEN_AT, I_FIRST_SEEN, I_KEY, I_SIDE, NF, NI)
 from bot.clusters.kernel_group import NG, group_kernel_lp, level_prices_kernel, log_kernel
 from bot.clusters.kernel_track import track_apply
-from bot.clusters.magnets import cascade_nb
+from bot.clusters.magnets import cascade_nb, magnets_nb
 from bot.decide import ATR_BARS, atr_kernel
 from strategies import kernel as K
 
@@ -39,38 +39,6 @@ BAR_DT = np.dtype([("bar", np.int64), ("bias", np.int64), ("asym", np.float64), 
 fallback flags, its first candidate row, their count and the winner's row (-1: none)."""
 # flags of a fallback bar (``fallback``)
 FB_TIE_LEVEL, FB_TIE_ID = 1, 2
-
-
-@njit(cache=True)
-def magnets_kernel(cf: np.ndarray, ci: np.ndarray, n: int, price: float,
-                   threshold: float) -> tuple[int, int, float, int]:
-    """``bot.clusters.magnets.magnet_read`` over state rows: (above row, below row, asymmetry, bias code).
-
-    Strongest = most USD, ties to the nearer one, the first in row order on a full tie (Python's max).
-    """
-    above, below = -1, -1
-    for r in range(n):
-        if ci[r, I_ACTIVE] != 1:
-            continue
-        level = cf[r, F_LEVEL]
-        if ci[r, I_SIDE] == 1 and level > price:
-            if above < 0 or cf[r, F_USD] > cf[above, F_USD] or (
-                    cf[r, F_USD] == cf[above, F_USD] and -cf[r, F_DIST] > -cf[above, F_DIST]):
-                above = r
-        elif ci[r, I_SIDE] == 0 and level < price:
-            if below < 0 or cf[r, F_USD] > cf[below, F_USD] or (
-                    cf[r, F_USD] == cf[below, F_USD] and -cf[r, F_DIST] > -cf[below, F_DIST]):
-                below = r
-    if above < 0 and below < 0:
-        asym = 1.0
-    elif below < 0 or cf[below, F_USD] <= 0:
-        asym = np.inf if above >= 0 and cf[above, F_USD] > 0 else 1.0
-    elif above < 0:
-        asym = 0.0
-    else:
-        asym = cf[above, F_USD] / cf[below, F_USD]
-    bias = 1 if asym > threshold else (-1 if asym < 1.0 / threshold else 0)
-    return above, below, asym, bias
 
 
 @njit(cache=True)
@@ -228,7 +196,8 @@ def decide_rows(cf, ci, meta, meta_f, ring, cparams, eparams, groups, g_off, j0,
                 if (cf[r, F_LEVEL] == cf[r - 1, F_LEVEL] and ci[r, I_SIDE] == ci[r - 1, I_SIDE]
                         and ci[r, I_FIRST_SEEN] == ci[r - 1, I_FIRST_SEEN]):
                     fallback = FB_TIE_LEVEL
-            above, below, asym, bias = magnets_kernel(cf, ci, n, price, bias_threshold)
+            above, below, asym, bias = magnets_nb(cf[:n, F_LEVEL], cf[:n, F_USD], cf[:n, F_DIST], ci[:n, I_SIDE],
+                                                  ci[:n, I_ACTIVE], price, bias_threshold)
             atr = atr_kernel(rh, rl, rc, n_recent[0])
             oi_v = oi[j] if np.isfinite(oi[j]) and oi[j] != 0 else 0.0
             ls_v = ls[j] if np.isfinite(ls[j]) and ls[j] != 0 else 1.0

@@ -28,18 +28,16 @@ from backtest.fused import fused_synthetic
 from backtest.signal_rows import LazySignals, SignalRow
 from bot.clusters.kernel import I_FIRST_SEEN, I_KEY, I_LOG_BIN, I_SALT, I_SIDE
 from bot.clusters.grouping import tier_arrays
-from bot.clusters.magnets import magnet_read
+from bot.clusters.magnets import BIAS_OF_CODE, magnet_read
 from bot.clusters.tiers import tiers_from_assumptions
 from bot.clusters.tracker import ClusterTracker, cluster_of, from_ns, make_cluster_id
 from bot.decide import CooldownGate
-from bot.domain import Bias, CascadeRead, Cluster, HeatmapSource, MagnetRead, MarketContext, canonical_key
+from bot.domain import CascadeRead, Cluster, HeatmapSource, MagnetRead, MarketContext, canonical_key
 from strategies import kernel as K
 from strategies.engine import Engine, EngineResult
 from strategies.engine_params import engine_params
 from strategies.registry import CODE, N_CODES, spec_of_code
 from strategies.signal import Direction, signal_id
-
-BIAS_OF_CODE = {1: Bias.BULLISH, -1: Bias.BEARISH, 0: Bias.NEUTRAL}
 
 
 @dataclass(frozen=True, slots=True)

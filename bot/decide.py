@@ -48,6 +48,20 @@ def atr_of(recent: Iterable[tuple[float, float, float]]) -> float | None:
     return None if math.isnan(value) else value
 
 
+def atr_series(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """The runner's ATR at every bar (NaN where undefined): bar t reads the ``ATR_BARS + 1`` bars ending at t.
+
+    Point in time (bar t uses bars <= t only); the same kernel and window as :func:`atr_of`, for
+    harnesses that hand the engine a whole series of bars.
+    """
+    h, lo, c = (np.ascontiguousarray(a, dtype=np.float64) for a in (high, low, close))
+    out = np.full(h.shape, np.nan)
+    for t in range(h.size):
+        a = max(0, t - ATR_BARS)
+        out[t] = atr_kernel(h[a:t + 1].copy(), lo[a:t + 1].copy(), c[a:t + 1].copy(), t + 1 - a)
+    return out
+
+
 @numba.njit(cache=True)
 def atr_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int) -> float:  # pragma: no cover - numba
     """Mean true range of the first ``n`` rows (summed in order), NaN when undefined or not > 0."""

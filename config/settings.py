@@ -18,6 +18,7 @@ from pydantic_settings import (BaseSettings, PydanticBaseSettingsSource, Setting
 
 from bot.errors import ConfigError
 from strategies.breakout import BreakoutParams
+from strategies.filters import FilterLimits
 from strategies.cascade import CascadeParams
 from strategies.hunt import HuntParams
 from strategies.levels import LevelParams
@@ -156,10 +157,11 @@ class StrategySettings(Section):
         default_factory=lambda: ["liquidation_hunt", "support_resistance", "breakout", "oi_sizing"],
         description="Strategies the engine runs; oi_sizing is the sizing stage (off: every multiplier is 1).")
     base_position_usd: float = Field(1000.0, gt=0, description="Base position notional before OI sizing, USD.")
-    min_rr: float = Field(1.5, gt=0, description="Minimum reward/risk of an emitted signal.")
-    min_confidence: float = Field(0.0, ge=0, le=1, description="Minimum confidence of an emitted signal.")
-    max_stop_pct: float = Field(3.0, gt=0, description="Farthest stop-loss from entry, percent.")
-    min_target_pct: float = Field(0.1, ge=0, description="Nearest take-profit from entry, percent (fees).")
+    # the filter limits are declared once, by the engine's FilterLimits model (defaults, bounds, text)
+    min_rr: float = FilterLimits.model_fields["min_rr"]
+    min_confidence: float = FilterLimits.model_fields["min_confidence"]
+    max_stop_pct: float = FilterLimits.model_fields["max_stop_pct"]
+    min_target_pct: float = FilterLimits.model_fields["min_target_pct"]
     cooldown_bars: int = Field(12, ge=0, le=10_000,
                                description="A signal of the same (strategy, cluster, direction) is emitted at most "
                                            "once within this many bars (0 = every bar). Read by the shared "

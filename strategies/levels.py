@@ -1,4 +1,4 @@
-"""Clusters as arrays, nearest-level look-ups, support/resistance lists and the ATR.
+"""Clusters as arrays (the cluster table the kernels read) and the support/resistance listing parameters.
 
 Strategies see a handful to a few dozen clusters per snapshot; holding them as parallel numpy
 arrays lets every selection (side, state, strength, distance) be one vectorized mask.
@@ -104,18 +104,3 @@ class LevelParams(Params):
     count: int = Field(5, ge=0, le=50, description="Levels listed on each side.")
     min_strength: float = Field(0.3, ge=0, le=1, description="Weakest cluster listed.")
     max_distance_pct: float = Field(10.0, gt=0, description="Farthest cluster listed, percent of price.")
-
-
-def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = 14) -> np.ndarray:
-    """Average true range: simple mean of the last ``period`` true ranges (NaN until enough bars).
-
-    The value at bar t uses bars <= t only, so it is safe to hand to the engine at bar t.
-    """
-    high, low, close = (np.asarray(a, dtype=np.float64) for a in (high, low, close))
-    prev = np.concatenate(([np.nan], close[:-1]))
-    tr = np.fmax(high - low, np.fmax(np.abs(high - prev), np.abs(low - prev)))
-    out = np.full(tr.shape, np.nan)
-    if tr.size >= period:
-        csum = np.cumsum(np.concatenate(([0.0], tr)))
-        out[period - 1:] = (csum[period:] - csum[:-period]) / period
-    return out

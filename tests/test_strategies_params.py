@@ -85,3 +85,12 @@ def test_bad_strategy_settings_are_one_line_config_errors(tmp_path: Path, text: 
 def test_env_overrides_a_strategy_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIQBOT_STRATEGIES__LIQUIDATION_HUNT__MIN_STRENGTH", "0.75")
     assert load_settings(env_file=None).strategies.liquidation_hunt.min_strength == 0.75
+
+
+def test_filter_limits_and_the_strategies_section_share_one_declaration() -> None:
+    from config.settings import StrategySettings
+    from strategies.filters import FilterLimits
+    assert FilterLimits.of(StrategySettings()) == FilterLimits()
+    for name, field in FilterLimits.model_fields.items():
+        mine = StrategySettings.model_fields[name]
+        assert (mine.default, mine.metadata, mine.description) == (field.default, field.metadata, field.description)

@@ -15,7 +15,7 @@ path and for the ``cascade`` strategy.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 from numba import njit
@@ -75,6 +75,39 @@ def cascade_read(clusters: Sequence[Cluster], price: float, up: bool, gap_pct: f
                        end_price=float(cols[last, 0]))
 
 
+@njit(cache=True)
+def magnets_nb(level: np.ndarray, usd: np.ndarray, dist: np.ndarray, is_short: np.ndarray, active: np.ndarray,
+               price: float, threshold: float) -> tuple[int, int, float, int]:  # pragma: no cover - numba
+    """The magnet read over cluster columns: (above row, below row, asymmetry, bias code 1/0/-1).
+
+    Strongest = most USD, ties to the nearer one, the first in row order on a full tie. The one
+    implementation: :func:`magnet_read` wraps it, the fused backtest loop calls it on its state rows.
+    """
+    above, below = -1, -1
+    for r in range(level.shape[0]):
+        if active[r] != 1:
+            continue
+        if is_short[r] == 1 and level[r] > price:
+            if above < 0 or usd[r] > usd[above] or (usd[r] == usd[above] and -dist[r] > -dist[above]):
+                above = r
+        elif is_short[r] == 0 and level[r] < price:
+            if below < 0 or usd[r] > usd[below] or (usd[r] == usd[below] and -dist[r] > -dist[below]):
+                below = r
+    if above < 0 and below < 0:
+        asym = 1.0
+    elif below < 0 or usd[below] <= 0:
+        asym = np.inf if above >= 0 and usd[above] > 0 else 1.0
+    elif above < 0:
+        asym = 0.0
+    else:
+        asym = usd[above] / usd[below]
+    bias = 1 if asym > threshold else (-1 if asym < 1.0 / threshold else 0)
+    return above, below, asym, bias
+
+
+BIAS_OF_CODE = {1: Bias.BULLISH, -1: Bias.BEARISH, 0: Bias.NEUTRAL}  # the kernel's bias codes
+
+
 def magnet_read(clusters: Sequence[Cluster], price: float, bias_threshold: float = 1.2,
                 cascade_gap_pct: float | None = None) -> MagnetRead:
     """Strongest active magnet above and below ``price`` and the bias their asymmetry implies.
@@ -85,30 +118,13 @@ def magnet_read(clusters: Sequence[Cluster], price: float, bias_threshold: float
         raise DataError(f"must be a finite positive number, got {price!r}", field="price")
     if not (math.isfinite(bias_threshold) and bias_threshold >= 1):
         raise DataError(f"must be finite and >= 1, got {bias_threshold!r}", field="bias_threshold")
-    above = _strongest(c for c in clusters if c.active and c.side is Side.SHORT and c.price_level > price)
-    below = _strongest(c for c in clusters if c.active and c.side is Side.LONG and c.price_level < price)
-    if above is None and below is None:
-        asymmetry = 1.0
-    elif below is None or below.open_interest <= 0:
-        asymmetry = math.inf if above is not None and above.open_interest > 0 else 1.0
-    elif above is None:
-        asymmetry = 0.0
-    else:
-        asymmetry = above.open_interest / below.open_interest
-    if asymmetry > bias_threshold:
-        bias = Bias.BULLISH
-    elif asymmetry < 1.0 / bias_threshold:
-        bias = Bias.BEARISH
-    else:
-        bias = Bias.NEUTRAL
+    cols = np.array([(c.price_level, c.open_interest, c.distance_from_price, c.side is Side.SHORT, c.active)
+                     for c in clusters], dtype=np.float64).reshape(len(clusters), 5)
+    a, b, asymmetry, code = magnets_nb(*(np.ascontiguousarray(cols[:, k]) for k in range(5)), float(price),
+                                       float(bias_threshold))
+    above, below, bias = (clusters[a] if a >= 0 else None), (clusters[b] if b >= 0 else None), BIAS_OF_CODE[code]
     if cascade_gap_pct is None:
-        return MagnetRead(above=above, below=below, asymmetry=asymmetry, bias=bias)
-    return MagnetRead(above=above, below=below, asymmetry=asymmetry, bias=bias,
+        return MagnetRead(above=above, below=below, asymmetry=float(asymmetry), bias=bias)
+    return MagnetRead(above=above, below=below, asymmetry=float(asymmetry), bias=bias,
                       cascade_up=cascade_read(clusters, price, True, cascade_gap_pct),
                       cascade_down=cascade_read(clusters, price, False, cascade_gap_pct))
-
-
-def _strongest(candidates: Iterable[Cluster]) -> Cluster | None:
-    # ties on USD go to the nearer cluster: it is the one price meets first
-    return max(candidates, key=lambda c: (c.open_interest, -c.distance_from_price), default=None)
-
