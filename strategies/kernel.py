@@ -131,17 +131,28 @@ def conflict_kernel(rows: np.ndarray) -> bool:
 
 
 @njit(cache=True)
-def oi_multiplier_nb(total_oi: float, ls_ratio: float, long: bool, sizing: Any) -> float:
-    """OI-tier multiplier x the favoured-side multiplier (unknown OI is the low tier; NaN ratio favours none)."""
+def oi_tier_nb(total_oi: float, sizing: Any) -> int:
+    """The OI tier: 2 high (above ``high_oi_usd``), 1 mid (above ``mid_oi_usd``), 0 low; unknown OI is low."""
     oi = total_oi if np.isfinite(total_oi) else 0.0
     if oi > sizing.high_oi_usd:
-        tier = sizing.high_mult
-    elif oi > sizing.mid_oi_usd:
-        tier = sizing.mid_mult
-    else:
-        tier = sizing.low_mult
-    favoured = (ls_ratio < sizing.crowded_short_ratio) if long else (ls_ratio > sizing.crowded_long_ratio)
-    return tier * (sizing.favoured_mult if favoured else 1.0)
+        return 2
+    if oi > sizing.mid_oi_usd:
+        return 1
+    return 0
+
+
+@njit(cache=True)
+def favoured_nb(ls_ratio: float, long: bool, sizing: Any) -> bool:
+    """Whether the crowd favours the trade: crowded shorts favour a LONG, crowded longs a SHORT (NaN: neither)."""
+    return (ls_ratio < sizing.crowded_short_ratio) if long else (ls_ratio > sizing.crowded_long_ratio)
+
+
+@njit(cache=True)
+def oi_multiplier_nb(total_oi: float, ls_ratio: float, long: bool, sizing: Any) -> float:
+    """OI-tier multiplier x the favoured-side multiplier (unknown OI is the low tier; NaN ratio favours none)."""
+    t = oi_tier_nb(total_oi, sizing)
+    tier = sizing.high_mult if t == 2 else (sizing.mid_mult if t == 1 else sizing.low_mult)
+    return tier * (sizing.favoured_mult if favoured_nb(ls_ratio, long, sizing) else 1.0)
 
 
 @njit(cache=True)

@@ -98,11 +98,10 @@ def oi_sizing(direction: Direction, ctx: MarketContext, params: OISizingParams) 
 def sizing_of(mult: float, direction: Direction, total_oi_usd: float, long_short_ratio: float,
               params: OISizingParams, symbol: str) -> Sizing:
     """The ``Sizing`` (multiplier rounded by the kernel, and why) of a raw multiplier ``mult``."""
-    high, mid = params.thresholds(symbol)
-    tier = "high" if total_oi_usd > high else "mid" if total_oi_usd > mid else "low"
+    rec = sizing_params(params, symbol)
+    tier = ("low", "mid", "high")[K.oi_tier_nb(float(total_oi_usd), rec)]  # the kernel's tier, not a copy of it
     crowd = ""
-    if direction == Direction.SHORT and long_short_ratio > params.crowded_long_ratio:
-        crowd = f", crowded longs (L/S {long_short_ratio:.2f}) favour shorts"
-    elif direction == Direction.LONG and long_short_ratio < params.crowded_short_ratio:
-        crowd = f", crowded shorts (L/S {long_short_ratio:.2f}) favour longs"
+    if K.favoured_nb(float(long_short_ratio), direction == Direction.LONG, rec):
+        crowd = (f", crowded longs (L/S {long_short_ratio:.2f}) favour shorts" if direction == Direction.SHORT
+                 else f", crowded shorts (L/S {long_short_ratio:.2f}) favour longs")
     return Sizing(multiplier=float(K.round_decimals(mult, 4)), reason=f"size x{mult:g}: {tier} OI tier{crowd}")
