@@ -62,11 +62,12 @@ def test_an_empty_table_proposes_nothing() -> None:
 def test_engine_params_carry_the_settings_under_their_model_field_names() -> None:
     s = StrategySettings(enabled=["breakout"], min_rr=2.0, cluster_zone_pct=1.5)
     p = engine_params(s)
-    assert p["on"].tolist() == (False, False, True, False)
+    assert {name: bool(p["on"][name]) for name in p["on"].dtype.names} == {
+        name: name == "breakout" for name in (*StrategySettings.model_fields["enabled"].default_factory(), "cascade")}
     assert (p["limits"]["min_rr"], p["zone_pct"], p["liquidation_hunt"]["min_usd"]) == (2.0, 1.5, 2e6)
     assert p["breakout"]["lookback_bars"] == s.breakout.lookback_bars and p["levels"]["count"] == s.levels.count
     # every numeric field of every strategy's Params model is in its sub-record, by name
-    for name in ("liquidation_hunt", "support_resistance", "breakout"):
+    for name in ("liquidation_hunt", "support_resistance", "breakout", "cascade"):
         model = getattr(s, name)
         assert {f: p[name][f] for f in p[name].dtype.names} == model.model_dump()
 
