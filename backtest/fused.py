@@ -24,46 +24,21 @@ from bot.clusters.kernel import (F_DIST, F_HIGH, F_LEVEL, F_LOW, F_PEAK_STRENGTH
                                  I_ACTIVE, I_BROKEN_AT, I_FIRST_SEEN, I_KEY, I_SIDE, NF, NI)
 from bot.clusters.kernel_group import NG, group_kernel_lp, level_prices_kernel, log_kernel
 from bot.clusters.kernel_track import track_apply
+from bot.clusters.magnets import cascade_nb, magnets_nb
 from bot.decide import ATR_BARS, atr_kernel
 from strategies import kernel as K
 
-# per candidate bar (``info`` columns)
-B_BAR, B_BIAS, B_ASYM, B_ATR, B_OI, B_LS, B_FALLBACK, B_FIRST, B_COUNT, B_WINNER = range(10)
-N_B = 10
-# flags of a fallback bar (B_FALLBACK)
+CASCADE_DT = np.dtype([("clusters", np.int64), ("usd", np.float64), ("first_price", np.float64),
+                       ("end_price", np.float64)])
+"""A side's cascade read (``bot.domain.CascadeRead``; ``clusters`` 0: none)."""
+BAR_DT = np.dtype([("bar", np.int64), ("bias", np.int64), ("asym", np.float64), ("atr", np.float64),
+                   ("oi", np.float64), ("ls", np.float64), ("fallback", np.int64), ("first", np.int64),
+                   ("count", np.int64), ("winner", np.int64), ("cascade_up", CASCADE_DT),
+                   ("cascade_down", CASCADE_DT)])
+"""One candidate bar's record: its bar, magnet read (bias code, asymmetry, cascades), ATR, OI, L/S,
+fallback flags, its first candidate row, their count and the winner's row (-1: none)."""
+# flags of a fallback bar (``fallback``)
 FB_TIE_LEVEL, FB_TIE_ID = 1, 2
-
-
-@njit(cache=True)
-def magnets_kernel(cf: np.ndarray, ci: np.ndarray, n: int, price: float,
-                   threshold: float) -> tuple[int, int, float, int]:
-    """``bot.clusters.magnets.magnet_read`` over state rows: (above row, below row, asymmetry, bias code).
-
-    Strongest = most USD, ties to the nearer one, the first in row order on a full tie (Python's max).
-    """
-    above, below = -1, -1
-    for r in range(n):
-        if ci[r, I_ACTIVE] != 1:
-            continue
-        level = cf[r, F_LEVEL]
-        if ci[r, I_SIDE] == 1 and level > price:
-            if above < 0 or cf[r, F_USD] > cf[above, F_USD] or (
-                    cf[r, F_USD] == cf[above, F_USD] and -cf[r, F_DIST] > -cf[above, F_DIST]):
-                above = r
-        elif ci[r, I_SIDE] == 0 and level < price:
-            if below < 0 or cf[r, F_USD] > cf[below, F_USD] or (
-                    cf[r, F_USD] == cf[below, F_USD] and -cf[r, F_DIST] > -cf[below, F_DIST]):
-                below = r
-    if above < 0 and below < 0:
-        asym = 1.0
-    elif below < 0 or cf[below, F_USD] <= 0:
-        asym = np.inf if above >= 0 and cf[above, F_USD] > 0 else 1.0
-    elif above < 0:
-        asym = 0.0
-    else:
-        asym = cf[above, F_USD] / cf[below, F_USD]
-    bias = 1 if asym > threshold else (-1 if asym < 1.0 / threshold else 0)
-    return above, below, asym, bias
 
 
 @njit(cache=True)
@@ -83,6 +58,27 @@ def table_kernel(cf: np.ndarray, ci: np.ndarray, n: int, ts_ns: int, zone_pct: f
         raw[r, K.T_PEAK_USD] = cf[r, F_PEAK_USD]
         raw[r, K.T_PEAK_STRENGTH] = cf[r, F_PEAK_STRENGTH]
     return K.zone_kernel(raw, zone_pct)
+
+
+@njit(cache=True)
+def cascade_into(rec: Any, tab: np.ndarray, price: float, up: bool, gap_pct: float) -> None:
+    """Write the cascade read of one side of ``price`` over the engine's table into ``rec`` (``CASCADE_DT``)."""
+    first, last, count, usd = cascade_nb(tab[:, K.T_LEVEL], tab[:, K.T_USD], tab[:, K.T_IS_SHORT], tab[:, K.T_ACTIVE],
+                                         price, up, gap_pct)
+    rec.clusters = count
+    rec.usd = usd
+    rec.first_price = tab[first, K.T_LEVEL] if count > 0 else np.nan
+    rec.end_price = tab[last, K.T_LEVEL] if count > 0 else np.nan
+
+
+@njit(cache=True)
+def _grow_records(a: np.ndarray, need: int) -> np.ndarray:
+    """``a`` when it has ``need`` records, else a copy with at least twice as many."""
+    if need <= a.shape[0]:
+        return a
+    out = np.empty(max(need, 2 * a.shape[0]), a.dtype)
+    out[: a.shape[0]] = a
+    return out
 
 
 @njit(cache=True)
@@ -158,15 +154,15 @@ def group_rows(base, long32, short32, snap_price, grid, grid_lp, grid_base, cpar
 
 @njit(cache=True, nogil=True)
 def decide_rows(cf, ci, meta, meta_f, ring, cparams, eparams, groups, g_off, j0, j1, snap_price, snap_ts, high, low,
-                close, trade, oi, ls, bias_threshold, keep_from, want_fp, recent, n_recent, nc_base,
-                fps):  # pragma: no cover - numba
+                close, trade, oi, ls, bias_threshold, cascade_gap_pct, keep_from, want_fp, recent, n_recent,
+                nc_base, fps):  # pragma: no cover - numba
     """Bars ``[j0, j1)``: tracker (``track_apply`` on the grouped rows), magnets, ATR, engine; see
     the module docstring for what is recorded. ``recent`` (3, ATR_BARS + 1) and ``n_recent`` (1,)
     carry the ATR window across calls; ``nc_base`` is the number of candidate rows recorded before."""
-    zone_pct = eparams[K.P_ZONE_PCT]
-    n_lev = int(eparams[K.P_LEVELS_COUNT])
+    zone_pct = eparams.zone_pct
+    n_lev = eparams.levels.count
     rh, rl, rc = recent[0], recent[1], recent[2]
-    info = np.empty((256, N_B))
+    info = np.empty(256, BAR_DT)
     levels = np.full((256, 2 * max(n_lev, 1)), np.nan)
     cand = np.empty((1024, K.N_COL))
     cand_tab = np.empty((1024, 2 * K.N_TAB))
@@ -200,7 +196,8 @@ def decide_rows(cf, ci, meta, meta_f, ring, cparams, eparams, groups, g_off, j0,
                 if (cf[r, F_LEVEL] == cf[r - 1, F_LEVEL] and ci[r, I_SIDE] == ci[r - 1, I_SIDE]
                         and ci[r, I_FIRST_SEEN] == ci[r - 1, I_FIRST_SEEN]):
                     fallback = FB_TIE_LEVEL
-            above, below, asym, bias = magnets_kernel(cf, ci, n, price, bias_threshold)
+            above, below, asym, bias = magnets_nb(cf[:n, F_LEVEL], cf[:n, F_USD], cf[:n, F_DIST], ci[:n, I_SIDE],
+                                                  ci[:n, I_ACTIVE], price, bias_threshold)
             atr = atr_kernel(rh, rl, rc, n_recent[0])
             oi_v = oi[j] if np.isfinite(oi[j]) and oi[j] != 0 else 0.0
             ls_v = ls[j] if np.isfinite(ls[j]) and ls[j] != 0 else 1.0
@@ -208,15 +205,18 @@ def decide_rows(cf, ci, meta, meta_f, ring, cparams, eparams, groups, g_off, j0,
             if tie and fallback == 0:
                 fallback = FB_TIE_ID
             if rows.shape[0] > 0 or fallback:
-                info = _grow(info, nb + 1)
+                info = _grow_records(info, nb + 1)
                 levels = _grow(levels, nb + 1)
                 winner = -1
                 for r in range(rows.shape[0]):
                     if rows[r, K.C_OUTCOME] == K.O_WINNER:
                         winner = r
-                info[nb, B_BAR], info[nb, B_BIAS], info[nb, B_ASYM], info[nb, B_ATR] = j, bias, asym, atr
-                info[nb, B_OI], info[nb, B_LS], info[nb, B_FALLBACK] = oi_v, ls_v, fallback
-                info[nb, B_FIRST], info[nb, B_COUNT], info[nb, B_WINNER] = nc_base + nc, rows.shape[0], winner
+                rec = info[nb]
+                rec.bar, rec.bias, rec.asym, rec.atr = j, bias, asym, atr
+                rec.oi, rec.ls, rec.fallback = oi_v, ls_v, fallback
+                rec.first, rec.count, rec.winner = nc_base + nc, rows.shape[0], winner
+                cascade_into(rec.cascade_up, tab, price, True, cascade_gap_pct)
+                cascade_into(rec.cascade_down, tab, price, False, cascade_gap_pct)
                 levels[nb, :] = np.nan
                 if winner >= 0 and fallback == 0:
                     sup, res = K.levels_kernel(tab, price, eparams)
@@ -253,7 +253,8 @@ CHUNK_BARS = 4096  # bars grouped per step of the pipeline
 
 def fused_synthetic(state: Any, cparams: np.ndarray, eparams: np.ndarray, series: Any, tiers: tuple[np.ndarray, ...],
                     high: np.ndarray, low: np.ndarray, close: np.ndarray, trade: np.ndarray, oi: np.ndarray,
-                    ls: np.ndarray, bias_threshold: float, keep_from: int, want_fp: bool) -> tuple[Any, ...]:
+                    ls: np.ndarray, bias_threshold: float, cascade_gap_pct: float, keep_from: int,
+                    want_fp: bool) -> tuple[Any, ...]:
     """Every bar of ``series`` (row j = valid bar j) through the decision kernels, on two cores.
 
     A pipeline of chunks: a worker thread groups chunk k+1 (``group_rows``) while this thread decides
@@ -292,8 +293,8 @@ def fused_synthetic(state: Any, cparams: np.ndarray, eparams: np.ndarray, series
             if k + 1 < len(bounds):
                 ahead = pool.submit(group, *bounds[k + 1])
             out = decide_rows(cf, ci, meta, meta_f, ring, cparams, eparams, groups, offsets, j0, j1, price, ts, high,
-                              low, close, trade, oi, ls, bias_threshold, keep_from, want_fp, recent, n_recent, nc,
-                              fps)
+                              low, close, trade, oi, ls, bias_threshold, cascade_gap_pct, keep_from, want_fp, recent,
+                              n_recent, nc, fps)
             cf, ci = out[0], out[1]
             parts.append(out[2:11])
             nc += out[4].shape[0]

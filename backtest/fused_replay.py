@@ -24,23 +24,20 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from backtest.fused import (B_ASYM, B_ATR, B_BAR, B_BIAS, B_COUNT, B_FALLBACK, B_FIRST, B_LS, B_OI, B_WINNER,
-                            fused_synthetic)
+from backtest.fused import fused_synthetic
 from backtest.signal_rows import LazySignals, SignalRow
 from bot.clusters.kernel import I_FIRST_SEEN, I_KEY, I_LOG_BIN, I_SALT, I_SIDE
 from bot.clusters.grouping import tier_arrays
-from bot.clusters.magnets import magnet_read
+from bot.clusters.magnets import BIAS_OF_CODE, magnet_read
 from bot.clusters.tiers import tiers_from_assumptions
 from bot.clusters.tracker import ClusterTracker, cluster_of, from_ns, make_cluster_id
 from bot.decide import CooldownGate
-from bot.domain import Bias, Cluster, HeatmapSource, MagnetRead, MarketContext, canonical_key
+from bot.domain import CascadeRead, Cluster, HeatmapSource, MagnetRead, MarketContext, canonical_key
 from strategies import kernel as K
-from strategies.candidate import STRATEGY_OF_CODE
 from strategies.engine import Engine, EngineResult
-from strategies.kernel_params import engine_params
+from strategies.engine_params import engine_params
+from strategies.registry import CODE, N_CODES, spec_of_code
 from strategies.signal import Direction, signal_id
-
-BIAS_OF_CODE = {1: Bias.BULLISH, -1: Bias.BEARISH, 0: Bias.NEUTRAL}
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +119,8 @@ def run_fused(data: Any, series: Any, settings: Any, *, log: Any = None, keep_fr
     t0 = time.perf_counter()
     out = fused_synthetic(st, tracker.params, eparams, series, tier_arrays(info_t, distances), col(data.ohlcv[v, 1]),
                           col(data.ohlcv[v, 2]), col(data.ohlcv[v, 3]), np.ascontiguousarray(data.trade[v]),
-                          col(data.oi[v]), col(data.ls[v]), float(settings.clusters.bias_threshold), keep,
+                          col(data.oi[v]), col(data.ls[v]), float(settings.clusters.bias_threshold),
+                          float(settings.clusters.cascade_gap_pct), keep,
                           fingerprints)
     _, _, info, levels, cand, cand_tab, cand_f, cand_i, dump_f, dump_i, dump_bar, fps, engine_bars = out
     t_loop = time.perf_counter() - t0
@@ -149,6 +147,7 @@ class _Post:
         self.gate = CooldownGate(settings.strategies.cooldown_bars, bar_seconds)
         self.clusters = _Clusters(symbol, settings.clusters.typical_position_usd)
         self.threshold = float(settings.clusters.bias_threshold)
+        self.cascade_gap_pct = float(settings.clusters.cascade_gap_pct)
         self.series = series
         self.log = log
         self.signals = LazySignals()
@@ -157,19 +156,19 @@ class _Post:
     def run(self, info: np.ndarray, levels: np.ndarray, cand: np.ndarray, cand_tab: np.ndarray, cand_f: np.ndarray,
             cand_i: np.ndarray, dump_f: np.ndarray, dump_i: np.ndarray, dump_bar: np.ndarray) -> None:
         """Decide every recorded bar in bar order (see the module docstring)."""
-        fallback = info[:, B_FALLBACK] != 0
-        count = info[:, B_COUNT].astype(np.int64)
+        fallback = info["fallback"] != 0
+        count = info["count"]
         decided = {int(b): self._fallback(info[b], dump_f, dump_i, dump_bar) for b in np.flatnonzero(fallback)}
         if self.log is None:
             self._gated(info, levels, cand, cand_tab, cand_f, cand_i, fallback, count, decided)
             return
         for b in np.flatnonzero(fallback | (count > 0)).tolist():
             row = info[b]
-            j = int(row[B_BAR])
+            j = int(row["bar"])
             if b in decided:
                 self._emit(j, decided[b][0])
                 continue
-            span = slice(int(row[B_FIRST]), int(row[B_FIRST]) + int(count[b]))
+            span = slice(int(row["first"]), int(row["first"]) + int(count[b]))
             snap, ctx = self._context(j, row)
             local, table = self._table(cand[span], cand_tab[span], cand_f[span], cand_i[span])
             self._emit(j, self.engine.finish(local, False, table, snap, ctx, self._magnets(row), _levels(levels[b])))
@@ -178,25 +177,26 @@ class _Post:
                   dump_bar: np.ndarray) -> tuple[EngineResult, dict[str, int]]:
         """A bar the kernel could not settle alone: the Python engine on its rebuilt clusters, and
         the int key of each of its cluster ids."""
-        j = int(row[B_BAR])
+        j = int(row["bar"])
         snap, ctx = self._context(j, row)
         sel = dump_bar == j
         fs, is_ = dump_f[sel], dump_i[sel]
         clusters = self.clusters.ordered(fs, is_)
         keys = {self.clusters.cid(i): int(i[I_KEY]) for i in is_}
-        return self.engine.run(snap, clusters, ctx, magnet_read(clusters, snap.price, self.threshold)), keys
+        magnets = magnet_read(clusters, snap.price, self.threshold, self.cascade_gap_pct)
+        return self.engine.run(snap, clusters, ctx, magnets), keys
 
     def _gated(self, info: np.ndarray, levels: np.ndarray, cand: np.ndarray, cand_tab: np.ndarray,
                cand_f: np.ndarray, cand_i: np.ndarray, fallback: np.ndarray, count: np.ndarray,
                decided: dict[int, tuple[EngineResult, dict[str, int]]]) -> None:
         """No log: every row but a winner is a rejection; the winners of all bars go through the
         cooldown in one pass (``gate_scan``), and only the admitted ones become signal rows."""
-        winner = info[:, B_WINNER].astype(np.int64)
+        winner = info["winner"]
         plain = ~fallback & (count > 0)
         self.candidate_bars += int(plain.sum())
         self.rejected += int(count[plain].sum() - (winner[plain] >= 0).sum())
         bars = np.flatnonzero((plain & (winner >= 0)) | fallback)
-        g = (info[bars, B_FIRST] + np.maximum(winner[bars], 0)).astype(np.int64)
+        g = (info["first"][bars] + np.maximum(winner[bars], 0)).astype(np.int64)
         g = np.minimum(g, max(cand.shape[0] - 1, 0))  # a fallback bar without rows points nowhere useful
         gate_key = np.full(bars.size, -1, np.int64)  # -1: a fallback bar without a signal
         if cand.shape[0]:
@@ -207,9 +207,9 @@ class _Post:
             gate_key[k] = -1
             if result.signals:
                 s = result.signals[0]
-                gate_key[k] = cooldown_key(STRATEGY_OF_CODE.index(s.strategy), s.signal == Direction.LONG,
+                gate_key[k] = cooldown_key(CODE[s.strategy], s.signal == Direction.LONG,
                                            keys[s.cluster_data.cluster_id])
-        ts = np.asarray(self.series.ts, dtype=np.int64)[info[bars, B_BAR].astype(np.int64)]
+        ts = np.asarray(self.series.ts, dtype=np.int64)[info["bar"][bars]]
         admitted = gate_scan(gate_key, ts, int(self.gate.window.total_seconds() * 1e9))
         self.suppressed += int(((gate_key >= 0) & ~admitted).sum())
         todo = np.flatnonzero(admitted | fallback[bars])
@@ -221,7 +221,7 @@ class _Post:
                 self.rejected += len(result.rejected)
                 self.candidate_bars += bool(result.signals or result.rejected)
                 if result.signals and admitted[k]:
-                    self.signals.add_built(int(info[b, B_BAR]), result.signals[0])
+                    self.signals.add_built(int(info["bar"][b]), result.signals[0])
             else:
                 self._winner(b, gi, w, t, info, cand, cand_tab, cand_f, cand_i, levels)
 
@@ -229,14 +229,15 @@ class _Post:
         """The snapshot reference and market context of bar ``j`` (as ``Decider.step`` builds them)."""
         snap = SnapshotRef(self.symbol, self.clusters.time(int(self.series.ts[j])), float(self.series.price[j]),
                            getattr(self.series, "source", HeatmapSource.SYNTHETIC))
-        atr = None if math.isnan(row[B_ATR]) else float(row[B_ATR])
-        return snap, MarketContext.from_total(self.symbol, snap.ts, snap.price, float(row[B_OI]), float(row[B_LS]),
+        atr = None if math.isnan(row["atr"]) else float(row["atr"])
+        return snap, MarketContext.from_total(self.symbol, snap.ts, snap.price, float(row["oi"]), float(row["ls"]),
                                               atr=atr)
 
     @staticmethod
     def _magnets(row: np.ndarray) -> MagnetRead:
         """The magnet read as the engine's tail uses it (bias and asymmetry)."""
-        return MagnetRead(above=None, below=None, asymmetry=float(row[B_ASYM]), bias=BIAS_OF_CODE[int(row[B_BIAS])])
+        return MagnetRead(above=None, below=None, asymmetry=float(row["asym"]), bias=BIAS_OF_CODE[int(row["bias"])],
+                          cascade_up=_cascade(row["cascade_up"]), cascade_down=_cascade(row["cascade_down"]))
 
     def _table(self, rows: np.ndarray, tabs: np.ndarray, fs: np.ndarray, is_: np.ndarray) -> tuple[np.ndarray, MiniTable]:
         """Rows re-pointed at a mini table: candidate r's cluster at 2r, its target at 2r + 1."""
@@ -255,9 +256,9 @@ class _Post:
                 cand_tab: np.ndarray, cand_f: np.ndarray, cand_i: np.ndarray, levels: np.ndarray) -> None:
         """Admitted winner ``g`` (row values ``w``) of candidate bar ``b``: its row now, its ``Signal``
         when read (built by the engine's own tail from the recorded arrays, which the builder keeps)."""
-        strategy = STRATEGY_OF_CODE[int(w[K.C_STRATEGY])]
+        strategy = spec_of_code(int(w[K.C_STRATEGY])).name
         sid = signal_id(self.symbol, strategy, self.clusters.time(ts_ns), self.clusters.cid(cand_i[g]))
-        self.signals.add(SignalRow(int(info[b, B_BAR]), strategy.value, 1.0 if w[K.C_DIRECTION] == K.D_LONG else -1.0,
+        self.signals.add(SignalRow(int(info["bar"][b]), strategy.value, 1.0 if w[K.C_DIRECTION] == K.D_LONG else -1.0,
                                    w[K.C_ENTRY], w[K.C_STOP], w[K.C_TARGET],
                                    round(self.engine.base_usd * w[K.C_MULT], 2), sid),
                          partial(self._build, b, g, sid, info, cand, cand_tab, cand_f, cand_i, levels))
@@ -266,7 +267,7 @@ class _Post:
                cand_f: np.ndarray, cand_i: np.ndarray, levels: np.ndarray) -> Any:
         """The ``Signal`` of admitted winner ``g``: what ``Engine.run`` would have returned on its bar."""
         row, one = info[b], slice(g, g + 1)
-        snap, ctx = self._context(int(row[B_BAR]), row)
+        snap, ctx = self._context(int(row["bar"]), row)
         local, table = self._table(cand[one], cand_tab[one], cand_f[one], cand_i[one])
         result = self.engine.finish(local, False, table, snap, ctx, self._magnets(row), _levels(levels[b]))
         if not result.signals:  # the kernel's filters make every winner a valid signal
@@ -288,6 +289,14 @@ class _Post:
             self.log.write_result(result)
 
 
+def _cascade(rec: np.void) -> CascadeRead | None:
+    """The ``CascadeRead`` of a recorded side (``backtest.fused.CASCADE_DT``)."""
+    if rec["clusters"] == 0:
+        return None
+    return CascadeRead(clusters=int(rec["clusters"]), usd=float(rec["usd"]), first_price=float(rec["first_price"]),
+                       end_price=float(rec["end_price"]))
+
+
 def _levels(row: np.ndarray) -> tuple[list[float], list[float]]:
     """(supports, resistances) from a recorded levels row (NaN-padded halves)."""
     half = row.size // 2
@@ -296,8 +305,9 @@ def _levels(row: np.ndarray) -> tuple[list[float], list[float]]:
 
 def cooldown_key(strategy_code: Any, long: Any, cluster_key: Any) -> Any:
     """One int (or int array) for the cooldown's (strategy, cluster, direction) key: cluster keys are
-    unique per cluster, as the string ids the runner's gate uses."""
-    return np.asarray(cluster_key, dtype=np.int64) * 8 + np.asarray(strategy_code, dtype=np.int64) * 2 \
+    unique per cluster, as the string ids the runner's gate uses, and every registered strategy code
+    and direction has its own slot (``2 * N_CODES`` per cluster), so keys never collide."""
+    return np.asarray(cluster_key, dtype=np.int64) * (2 * N_CODES) + np.asarray(strategy_code, dtype=np.int64) * 2 \
         + np.asarray(long, dtype=np.int64)
 
 

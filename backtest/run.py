@@ -21,7 +21,7 @@ from backtest.signal_rows import signal_rows
 from backtest.stats import ColumnStats, portfolio_stats
 from bot.errors import DataError
 from bot.feeds.replay import ReplayFiles
-from strategies.registry import OI_SIZING, STRATEGIES, lookup
+from strategies.registry import OI_SIZING, STRATEGIES, params_class
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def with_strategies(settings: Any, names: Sequence[str] | None) -> Any:
         return settings
     for name in names:
         try:
-            lookup(name)
+            params_class(name)
         except ValueError as exc:
             raise DataError(str(exc), field="--strategies") from None
     chosen = [n for n in names if n != OI_SIZING]

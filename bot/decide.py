@@ -30,6 +30,7 @@ from bot.domain import Cluster, HeatmapSnapshot, MagnetRead, MarketContext, utc
 from bot.errors import DataError
 from strategies.engine import Engine, EngineResult
 from strategies.signal import Signal
+from strategies.spec import SLACK
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -48,6 +49,20 @@ def atr_of(recent: Iterable[tuple[float, float, float]]) -> float | None:
     rows = np.asarray(list(recent), dtype=np.float64).reshape(-1, 3)
     value = atr_kernel(rows[:, 0].copy(), rows[:, 1].copy(), rows[:, 2].copy(), rows.shape[0])
     return None if math.isnan(value) else value
+
+
+def atr_series(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """The runner's ATR at every bar (NaN where undefined): bar t reads the ``ATR_BARS + 1`` bars ending at t.
+
+    Point in time (bar t uses bars <= t only); the same kernel and window as :func:`atr_of`, for
+    harnesses that hand the engine a whole series of bars.
+    """
+    h, lo, c = (np.ascontiguousarray(a, dtype=np.float64) for a in (high, low, close))
+    out = np.full(h.shape, np.nan)
+    for t in range(h.size):
+        a = max(0, t - ATR_BARS)
+        out[t] = atr_kernel(h[a:t + 1].copy(), lo[a:t + 1].copy(), c[a:t + 1].copy(), t + 1 - a)
+    return out
 
 
 @numba.njit(cache=True)
@@ -131,34 +146,47 @@ class Decision:
         return self.result.signals if self.result is not None else []
 
 
-_SLACK = 1e-9  # relative slack: the screen may let a bar through needlessly, never hold one back
-
-
 class Prescreen:
     """Proves cheaply that no enabled strategy can propose anything on a bar, so the engine may skip it.
 
-    Each test is a *necessary* condition of one strategy's candidates (``strategies.hunt``,
-    ``support_resistance``, ``breakout``), loosened by a relative slack: when it says no, the
-    engine would have returned no candidate and no rejection. With any strategy it does not know,
-    it never skips.
+    Each registered strategy's spec carries ``may_fire``, a *necessary* condition of its candidates
+    on one cluster (loosened by a relative slack): when no cluster passes any enabled strategy's
+    test, the engine would have returned no candidate and no rejection. With any strategy it does
+    not know, it never skips. ``may_fire_rows`` is the same screen on the tracker's state rows (no
+    Cluster objects built) for the three cluster strategies whose conditions it spells out; with
+    any other strategy enabled (cascade) it lets the bar through.
     """
 
+    ROW_SCREENED = frozenset({"liquidation_hunt", "support_resistance", "breakout", "oi_sizing"})
+
     def __init__(self, strategies: Any) -> None:
+        from strategies.registry import ALL_NAMES, STRATEGIES
         enabled = set(strategies.enabled)
-        known = {"liquidation_hunt", "support_resistance", "breakout", "oi_sizing"}
-        self.active = enabled <= known
+        self.active = enabled <= set(ALL_NAMES)
+        self.tests = [(spec.may_fire, getattr(strategies, name.value)) for name, spec in STRATEGIES.items()
+                      if name.value in enabled]
+        self.rows_active = self.active and enabled <= self.ROW_SCREENED
         self.hunt = strategies.liquidation_hunt if "liquidation_hunt" in enabled else None
         self.sr = strategies.support_resistance if "support_resistance" in enabled else None
         self.breakout = strategies.breakout if "breakout" in enabled else None
 
     def may_fire(self, clusters: Sequence[Cluster], price: float, now: datetime) -> bool:
         """False only when no enabled strategy can make a candidate from ``clusters``."""
-        cf, ci = rows_of(clusters)
-        return self.may_fire_rows(cf, ci, price, now)
+        if not self.active:
+            return True
+        for c in clusters:
+            level = c.price_level
+            if not (math.isfinite(level) and level > 0):
+                continue
+            dist = abs(level - price) / price * 100.0 * (1 - SLACK)
+            for test, params in self.tests:
+                if test(c, price, dist, now, params):
+                    return True
+        return False
 
     def may_fire_rows(self, cf: np.ndarray, ci: np.ndarray, price: float, now: datetime) -> bool:
         """:meth:`may_fire` on the tracker's state rows (``ClusterTracker.rows``): no cluster objects built."""
-        if not self.active:
+        if not self.rows_active:
             return True
         if cf.shape[0] == 0:
             return False
@@ -166,15 +194,15 @@ class Prescreen:
         level = cf[:, F_LEVEL]
         with np.errstate(invalid="ignore"):
             usable = np.isfinite(level) & (level > 0)
-            dist = np.abs(level - price) / price * 100.0 * (1 - _SLACK)
+            dist = np.abs(level - price) / price * 100.0 * (1 - SLACK)
             # a short cluster above price, a long one at or below it (what hunt and support/resistance read)
             beyond = np.where(ci[:, I_SIDE] == SIDE_SHORT, level > price, level <= price)
             active = usable & (ci[:, I_ACTIVE] == 1)
             strength, usd = _num(cf[:, F_STRENGTH]), _num(cf[:, F_USD])
-            if hunt is not None and np.any(active & beyond & (strength >= hunt.min_strength * (1 - _SLACK))
-                                           & (dist < hunt.max_distance_pct) & (usd >= hunt.min_usd * (1 - _SLACK))):
+            if hunt is not None and np.any(active & beyond & (strength >= hunt.min_strength * (1 - SLACK))
+                                           & (dist < hunt.max_distance_pct) & (usd >= hunt.min_usd * (1 - SLACK))):
                 return True
-            if sr is not None and np.any(active & beyond & (strength >= sr.min_strength * (1 - _SLACK))
+            if sr is not None and np.any(active & beyond & (strength >= sr.min_strength * (1 - SLACK))
                                          & (dist <= sr.band_pct)):
                 return True
             if bo is None:
@@ -183,15 +211,15 @@ class Prescreen:
             gone = usable & (ci[:, I_ACTIVE] != 1) & (ci[:, I_BROKEN_AT] >= 0)
             if not np.any(gone):
                 return False
-            window = bo.lookback_bars * bo.bar_minutes * 60.0 * (1 + _SLACK) + 1e-6
+            window = bo.lookback_bars * bo.bar_minutes * 60.0 * (1 + SLACK) + 1e-6
             age = (to_ns(now) // 1000 - broken_us) / 1e6
             # a cluster's peaks are never below its current values (Cluster.__post_init__)
             peak_usd = np.where(cf[:, F_PEAK_USD] < cf[:, F_USD], cf[:, F_USD], cf[:, F_PEAK_USD])
             peak_strength = np.where(cf[:, F_PEAK_STRENGTH] < cf[:, F_STRENGTH], cf[:, F_STRENGTH],
                                      cf[:, F_PEAK_STRENGTH])
             return bool(np.any(gone & (age >= -1e-6) & (age <= window)
-                               & (_num(peak_usd) >= bo.min_usd * (1 - _SLACK))
-                               & (_num(peak_strength) >= bo.min_strength * (1 - _SLACK))))
+                               & (_num(peak_usd) >= bo.min_usd * (1 - SLACK))
+                               & (_num(peak_strength) >= bo.min_strength * (1 - SLACK))))
 
 
 def rows_of(clusters: Sequence[Cluster]) -> tuple[np.ndarray, np.ndarray]:
@@ -228,6 +256,7 @@ class Decider:
         self.gate = CooldownGate(settings.strategies.cooldown_bars, self.bar_seconds)
         self.recent: deque[tuple[float, float, float]] = deque(maxlen=ATR_BARS + 1)
         self.bias_threshold = float(settings.clusters.bias_threshold)
+        self.cascade_gap_pct = float(settings.clusters.cascade_gap_pct)
         # the screen mirrors the registered strategies' thresholds: any other engine (a test fake,
         # a user's own) must always run
         self.prescreen = Prescreen(settings.strategies) if prescreen and isinstance(self.engine, Engine) else None
@@ -255,7 +284,7 @@ class Decider:
             return Decision(clusters, EngineResult())
         if not self.keep_clusters:
             clusters = self.tracker.clusters()
-        magnets = magnet_read(clusters, snapshot.price, self.bias_threshold)
+        magnets = magnet_read(clusters, snapshot.price, self.bias_threshold, self.cascade_gap_pct)
         ctx = MarketContext.from_total(self.symbol, snapshot.ts, snapshot.price, oi_usd or 0.0, ls_ratio or 1.0,
                                        funding_rate=funding_rate, atr=atr_of(self.recent))
         result = self.engine.run(snapshot, clusters, ctx, magnets)

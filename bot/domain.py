@@ -194,17 +194,41 @@ class Cluster:
 
 
 @dataclass(frozen=True, slots=True)
+class CascadeRead:
+    """The run of clusters a cascade on one side of price would eat (``bot.clusters.magnets.cascade_nb``).
+
+    From the nearest active cluster of the side (short clusters above price, long ones below), each
+    next cluster of that side whose gap to the previous one is at most the gap threshold joins the
+    run: once price reaches the first, the liquidations of each can carry it to the next.
+    """
+
+    clusters: int  # clusters in the run (>= 1)
+    usd: float  # their summed USD
+    first_price: float  # the nearest cluster's level: where the cascade starts
+    end_price: float  # the last cluster's level: where the run ends
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping."""
+        return {"clusters": self.clusters, "usd": self.usd, "first_price": self.first_price,
+                "end_price": self.end_price}
+
+
+@dataclass(frozen=True, slots=True)
 class MagnetRead:
-    """Strongest magnet above and below price, their asymmetry and the bias it implies.
+    """Strongest magnet above and below price, their asymmetry and the bias it implies; the cascades.
 
     ``asymmetry`` = USD of the strongest magnet above / USD of the strongest below
     (``inf`` when nothing is below, ``0`` when nothing is above, ``1`` when neither).
+    ``cascade_up`` / ``cascade_down``: the cascade read of each side (None when the side has no
+    active cluster, or when the read was not asked for).
     """
 
     above: Cluster | None
     below: Cluster | None
     asymmetry: float
     bias: Bias
+    cascade_up: CascadeRead | None = None
+    cascade_down: CascadeRead | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping; infinite asymmetry is written as ``null``."""
@@ -213,6 +237,8 @@ class MagnetRead:
             "below": self.below.to_dict() if self.below else None,
             "asymmetry": self.asymmetry if math.isfinite(self.asymmetry) else None,
             "bias": self.bias.value,
+            "cascade_up": self.cascade_up.to_dict() if self.cascade_up else None,
+            "cascade_down": self.cascade_down.to_dict() if self.cascade_down else None,
         }
 
 

@@ -25,6 +25,8 @@ from bot.inputs.values import (check_funding_interval, check_log_file, check_spa
                                check_timeframe, split_symbols)
 from bot.search_space import searchable
 from strategies.breakout import BreakoutParams
+from strategies.filters import FilterLimits
+from strategies.cascade import CascadeParams
 from strategies.hunt import HuntParams
 from strategies.levels import LevelParams
 from strategies.sizing import OISizingParams
@@ -160,6 +162,9 @@ class ClusterSettings(Section):
                                         description="USD per position for the liquidation_count estimate.")
     bias_threshold: float = searchable(1.2, low=1.05, high=2.5, log=True, ge=1, le=1000,
                                        description="Magnet asymmetry above this (or below 1/x) sets a bias.")
+    cascade_gap_pct: float = Field(0.5, gt=0, le=10,
+                                   description="The cascade read of a side (in every signal) runs through consecutive "
+                                               "clusters whose gaps stay within this percent of the level.")
 
 
 class PaperSettings(Section):
@@ -247,14 +252,11 @@ class StrategySettings(Section):
         description="Strategies the engine runs; oi_sizing is the sizing stage (off: every multiplier is 1).")
     base_position_usd: float = Field(1000.0, gt=0, le=bounds.MAX_POSITION_USD,
                                      description="Base position notional before OI sizing, USD.")
-    min_rr: float = searchable(1.5, low=1.0, high=4.0, gt=0, le=1000,
-                               description="Minimum reward/risk of an emitted signal.")
-    min_confidence: float = searchable(0.0, low=0.0, high=0.8, ge=0, le=1,
-                                       description="Minimum confidence of an emitted signal.")
-    max_stop_pct: float = searchable(3.0, low=0.3, high=5.0, log=True, gt=0, le=100,
-                                     description="Farthest stop-loss from entry, percent.")
-    min_target_pct: float = searchable(0.1, low=0.05, high=1.5, log=True, ge=0, le=100,
-                                       description="Nearest take-profit from entry, percent (fees).")
+    # the filter limits are declared once, by the engine's FilterLimits model (defaults, bounds, ranges, text)
+    min_rr: float = FilterLimits.model_fields["min_rr"]
+    min_confidence: float = FilterLimits.model_fields["min_confidence"]
+    max_stop_pct: float = FilterLimits.model_fields["max_stop_pct"]
+    min_target_pct: float = FilterLimits.model_fields["min_target_pct"]
     cooldown_bars: int = searchable(12, low=0, high=144, ge=0, le=10_000,
                                     description="A signal of the same (strategy, cluster, direction) is emitted at "
                                                 "most once within this many bars (0 = every bar). Read by the shared "
@@ -271,6 +273,7 @@ class StrategySettings(Section):
                                                         description="Support/resistance parameters.")
     breakout: BreakoutParams = Field(default_factory=BreakoutParams, description="Cluster breakout parameters.")
     oi_sizing: OISizingParams = Field(default_factory=OISizingParams, description="OI sizing parameters.")
+    cascade: CascadeParams = Field(default_factory=CascadeParams, description="Cascade strategy parameters.")
 
     @field_validator("enabled")
     @classmethod

@@ -14,18 +14,19 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 from pydantic import ValidationError
 
-from bot.domain import Cluster, HeatmapSnapshot, MagnetRead, MarketContext
+from bot.domain import CascadeRead, Cluster, HeatmapSnapshot, MagnetRead, MarketContext
 from strategies import kernel as K
-from strategies.candidate import Candidate, candidates_from_rows
+from strategies.candidate import BIAS_CODE, Candidate, candidates_from_rows
+from strategies.engine_params import engine_params
 from strategies.filters import RULE_OF_CODE, FilterLimits, Rejection, Rule, conflict_rejections, rejection, \
     resolve_conflicts
-from strategies.kernel_params import BIAS_CODE, engine_params
 from strategies.kernel_round import round_level
 from strategies.levels import ClusterSet, LevelParams, distance_pct
 from strategies.params import Params
-from strategies.registry import OI_SIZING, STRATEGIES, StrategyEntry
-from strategies.signal import (RR_DECIMALS, ClusterData, HeatmapRef, MarketSentiment, PositionSize, Signal,
-                               StrategyName)
+from strategies.registry import OI_SIZING, STRATEGIES
+from strategies.spec import StrategySpec
+from strategies.signal import (RR_DECIMALS, CascadeData, ClusterData, HeatmapRef, MarketSentiment, PositionSize,
+                               Signal, StrategyName)
 from strategies.sizing import OISizingParams, Sizing, oi_sizing, sizing_of
 
 if TYPE_CHECKING:
@@ -45,8 +46,8 @@ class Engine:
 
     def __init__(self, settings: "StrategySettings") -> None:
         enabled = set(settings.enabled)
-        self._strategies: tuple[tuple[StrategyEntry, Params], ...] = tuple(
-            (entry, getattr(settings, name.value)) for name, entry in STRATEGIES.items() if name.value in enabled)
+        self._strategies: tuple[tuple[StrategySpec, Params], ...] = tuple(
+            (spec, getattr(settings, name.value)) for name, spec in STRATEGIES.items() if name.value in enabled)
         self._order: tuple[StrategyName, ...] = tuple(STRATEGIES)
         self._sizing: OISizingParams | None = settings.oi_sizing if OI_SIZING in enabled else None
         self._levels: LevelParams = settings.levels
@@ -54,9 +55,8 @@ class Engine:
         self._zone_pct = float(settings.cluster_zone_pct)
         self._settings = settings
         self._params = engine_params(settings)
-        self._per_symbol: dict[str, np.ndarray] = {}
-        self._limits = FilterLimits(min_rr=settings.min_rr, min_confidence=settings.min_confidence,
-                                    max_stop_pct=settings.max_stop_pct, min_target_pct=settings.min_target_pct)
+        self._per_symbol: dict[str, Any] = {}
+        self._limits = FilterLimits.of(settings)
 
     @classmethod
     def from_settings(cls, settings: "StrategySettings") -> "Engine":
@@ -71,10 +71,10 @@ class Engine:
     @property
     def enabled(self) -> tuple[str, ...]:
         """Names of the strategies this engine runs (registry order), plus ``oi_sizing`` when on."""
-        names = tuple(entry.name for entry, _ in self._strategies)
+        names = tuple(spec.name.value for spec, _ in self._strategies)
         return names + ((OI_SIZING,) if self._sizing is not None else ())
 
-    def _params_of(self, symbol: str) -> np.ndarray:
+    def _params_of(self, symbol: str) -> Any:
         # OI thresholds may be set per symbol: one parameter array per symbol seen
         if self._sizing is None or not self._sizing.per_symbol:
             return self._params
@@ -166,6 +166,14 @@ def _level(price: float) -> float:
     return float(round_level(float(price)))
 
 
+def _cascade(read: CascadeRead | None) -> CascadeData | None:
+    """The signal's cascade object of a side (levels to six significant digits, like every level)."""
+    if read is None:
+        return None
+    return CascadeData(clusters=read.clusters, usd=max(0.0, read.usd), first_price=_level(read.first_price),
+                       end_price=_level(read.end_price))
+
+
 def build_signal(c: Candidate, snapshot: HeatmapSnapshot, ctx: MarketContext, magnets: MagnetRead, sizing: Sizing,
                  base_usd: float, supports: Sequence[float], resistances: Sequence[float]) -> Signal:
     """The Signal for a winning candidate (raises ``ValidationError`` if an invariant fails)."""
@@ -186,6 +194,7 @@ def build_signal(c: Candidate, snapshot: HeatmapSnapshot, ctx: MarketContext, ma
         market_sentiment=MarketSentiment(
             sentiment=magnets.bias, long_short_ratio=_finite_or_none(ctx.long_short_ratio, positive=True),
             total_oi_usd=_finite_or_none(ctx.total_oi_usd),
-            magnet_asymmetry=_finite_or_none(magnets.asymmetry)),
+            magnet_asymmetry=_finite_or_none(magnets.asymmetry),
+            cascade_up=_cascade(magnets.cascade_up), cascade_down=_cascade(magnets.cascade_down)),
         heatmap=HeatmapRef(source=snapshot.source, snapshot_ts=snapshot.ts),
     )

@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Sequence
 
-import numpy as np
+from bot.search_space import searchable
 
 from strategies import kernel as K
 from strategies.candidate import Candidate
-from strategies.kernel_params import default_params
-from strategies.levels import ClusterTable
-from strategies.signal import Direction, StrategyName
+from strategies.params import Params
+from strategies.signal import StrategyName
 
 
 class Rule(StrEnum):
@@ -33,14 +32,22 @@ class Rule(StrEnum):
     INVALID = "invalid"                  # the Signal model refused it (a strategy bug, never expected)
 
 
-@dataclass(frozen=True, slots=True)
-class FilterLimits:
-    """Thresholds every candidate must meet."""
+class FilterLimits(Params):
+    """Thresholds every candidate must meet (``config.settings.StrategySettings`` declares these very fields)."""
 
-    min_rr: float = 1.5
-    min_confidence: float = 0.0
-    max_stop_pct: float = 3.0
-    min_target_pct: float = 0.1
+    min_rr: float = searchable(1.5, low=1.0, high=4.0, gt=0, le=1000,
+                               description="Minimum reward/risk of an emitted signal.")
+    min_confidence: float = searchable(0.0, low=0.0, high=0.8, ge=0, le=1,
+                                       description="Minimum confidence of an emitted signal.")
+    max_stop_pct: float = searchable(3.0, low=0.3, high=5.0, log=True, gt=0, le=100,
+                                     description="Farthest stop-loss from entry, percent.")
+    min_target_pct: float = searchable(0.1, low=0.05, high=1.5, log=True, ge=0, le=100,
+                                       description="Nearest take-profit from entry, percent (fees).")
+
+    @classmethod
+    def of(cls, settings: Any) -> "FilterLimits":
+        """The limits held by ``settings`` (a ``StrategySettings``: it embeds these fields)."""
+        return cls(**{name: getattr(settings, name) for name in cls.model_fields})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,23 +67,6 @@ RULE_OF_CODE = {K.R_GEOMETRY: Rule.GEOMETRY, K.R_MIN_RR: Rule.MIN_RR, K.R_MIN_CO
                 K.R_MAX_STOP: Rule.MAX_STOP, K.R_MIN_TARGET: Rule.MIN_TARGET, K.R_STOP_AT_CLUSTER: Rule.STOP_AT_CLUSTER}
 
 
-def limits_params(limits: FilterLimits) -> np.ndarray:
-    """The kernels' parameter array carrying ``limits``."""
-    p = default_params()
-    p[[K.P_MIN_RR, K.P_MIN_CONFIDENCE, K.P_MAX_STOP_PCT, K.P_MIN_TARGET_PCT]] = (
-        limits.min_rr, limits.min_confidence, limits.max_stop_pct, limits.min_target_pct)
-    return p
-
-
-def candidate_row(c: Candidate) -> np.ndarray:
-    """A kernel row holding the numbers the filters read."""
-    row = np.zeros(K.N_COL)
-    row[[K.C_DIRECTION, K.C_ENTRY, K.C_STOP, K.C_TARGET, K.C_CONFIDENCE, K.C_RR]] = (
-        K.D_LONG if c.direction == Direction.LONG else K.D_SHORT, c.entry, c.stop_loss, c.take_profit,
-        c.confidence, c.risk_reward)
-    return row
-
-
 def rejection(c: Candidate, rule: Rule, limits: FilterLimits) -> Rejection:
     """The rejection of ``c`` by filter ``rule``, with the numbers that decided it."""
     if rule == Rule.GEOMETRY:
@@ -93,29 +83,6 @@ def rejection(c: Candidate, rule: Rule, limits: FilterLimits) -> Rejection:
     else:
         detail = f"stop {c.stop_loss} inside a live cluster"
     return Rejection(c, rule, detail)
-
-
-def check(c: Candidate, limits: FilterLimits, table: ClusterTable) -> Rejection | None:
-    """The first rule ``c`` fails, or None (the kernel's ``rule_nb``)."""
-    code = int(K.rule_nb(candidate_row(c), table.tab, limits_params(limits)))
-    return None if code == K.R_PASS else rejection(c, RULE_OF_CODE[code], limits)
-
-
-def apply_filters(candidates: Sequence[Candidate], limits: FilterLimits,
-                  table: ClusterTable) -> tuple[list[Candidate], list[Rejection]]:
-    """Split ``candidates`` into those passing every rule and the rejections."""
-    kept: list[Candidate] = []
-    rejected: list[Rejection] = []
-    if not candidates:
-        return kept, rejected
-    rows = np.array([candidate_row(c) for c in candidates])
-    K.filter_kernel(rows, table.tab, limits_params(limits))
-    for c, code in zip(candidates, rows[:, K.C_RULE].astype(int)):
-        if code == K.R_PASS:
-            kept.append(c)
-        else:
-            rejected.append(rejection(c, RULE_OF_CODE[code], limits))
-    return kept, rejected
 
 
 def _rank(c: Candidate, order: Sequence[StrategyName]) -> tuple[float, float, int, str]:

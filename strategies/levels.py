@@ -1,4 +1,4 @@
-"""Clusters as arrays, nearest-level look-ups, support/resistance lists and the ATR.
+"""Clusters as arrays (the cluster table the kernels read) and the support/resistance listing parameters.
 
 Strategies see a handful to a few dozen clusters per snapshot; holding them as parallel numpy
 arrays lets every selection (side, state, strength, distance) be one vectorized mask.
@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from bot.domain import Cluster, Side, canonical_key
-from strategies import kernel as K
+from strategies import kernel_lib as K
 from strategies.params import Params
 
 
@@ -98,42 +98,9 @@ def distance_pct(level: np.ndarray | float, price: float) -> np.ndarray | float:
     return np.abs(np.asarray(level) - price) / price * 100.0
 
 
-def nearest(table: ClusterTable, mask: np.ndarray, price: float, above: bool) -> int | None:
-    """Index of the cluster nearest to ``price`` on one side among ``mask``, or None."""
-    side = mask & ((table.level > price) if above else (table.level < price))
-    if not side.any():
-        return None
-    idx = np.flatnonzero(side)
-    return int(idx[np.argmin(table.level[idx])] if above else idx[np.argmax(table.level[idx])])
-
-
 class LevelParams(Params):
     """Which clusters are listed as support/resistance in every signal."""
 
     count: int = Field(5, ge=0, le=50, description="Levels listed on each side.")
     min_strength: float = Field(0.3, ge=0, le=1, description="Weakest cluster listed.")
     max_distance_pct: float = Field(10.0, gt=0, description="Farthest cluster listed, percent of price.")
-
-
-def support_resistance(table: ClusterTable, price: float, params: LevelParams) -> tuple[list[float], list[float]]:
-    """Support (active long clusters below, nearest first) and resistance (active short clusters above)."""
-    from strategies.kernel_params import default_params, fill_levels
-    p = default_params()
-    fill_levels(p, params)
-    sup, res = K.levels_kernel(table.tab, float(price), p)
-    return sup.tolist(), res.tolist()
-
-
-def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = 14) -> np.ndarray:
-    """Average true range: simple mean of the last ``period`` true ranges (NaN until enough bars).
-
-    The value at bar t uses bars <= t only, so it is safe to hand to the engine at bar t.
-    """
-    high, low, close = (np.asarray(a, dtype=np.float64) for a in (high, low, close))
-    prev = np.concatenate(([np.nan], close[:-1]))
-    tr = np.fmax(high - low, np.fmax(np.abs(high - prev), np.abs(low - prev)))
-    out = np.full(tr.shape, np.nan)
-    if tr.size >= period:
-        csum = np.cumsum(np.concatenate(([0.0], tr)))
-        out[period - 1:] = (csum[period:] - csum[:-period]) / period
-    return out

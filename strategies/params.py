@@ -9,9 +9,8 @@ from __future__ import annotations
 import difflib
 from typing import Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, model_validator
-
 from bot.search_space import searchable
+from pydantic import BaseModel, ConfigDict, model_validator
 
 
 def unknown_key_message(kind: str, key: str, known: list[str]) -> str:

@@ -45,6 +45,7 @@ class StrategyName(StrEnum):
     LIQUIDATION_HUNT = "liquidation_hunt"
     SUPPORT_RESISTANCE = "support_resistance"
     BREAKOUT = "breakout"
+    CASCADE = "cascade"
 
 
 UtcDatetime = Annotated[
@@ -102,14 +103,27 @@ class ClusterData(_Frozen):
     leverage_tier: float = Field(ge=0)
 
 
+class CascadeData(_Frozen):
+    """The cascade read of one side of price: the run of clusters a cascade there would eat."""
+
+    clusters: int = Field(ge=1, description="Clusters in the run (gaps at most clusters.cascade_gap_pct).")
+    usd: float = Field(ge=0, description="Their summed USD at risk.")
+    first_price: PositivePrice = Field(description="The nearest cluster's level: where the cascade starts.")
+    end_price: PositivePrice = Field(description="The run's last cluster's level: where it ends.")
+
+
 class MarketSentiment(_Frozen):
-    """Magnet bias and positioning at the signal's time."""
+    """Magnet bias, positioning and the cascade read of both sides at the signal's time."""
 
     sentiment: Bias = Field(description="Magnet bias: a stronger short-liquidation magnet above is bullish.")
     long_short_ratio: float | None = Field(gt=0, description="Long/short account ratio; null when unknown.")
     total_oi_usd: float | None = Field(ge=0, description="Total open interest, USD; null when unknown.")
     magnet_asymmetry: float | None = Field(
         ge=0, description="USD of the strongest magnet above / below; null when nothing is below.")
+    cascade_up: CascadeData | None = Field(
+        None, description="The run of short-liquidation clusters above price; null when there is none.")
+    cascade_down: CascadeData | None = Field(
+        None, description="The run of long-liquidation clusters below price; null when there is none.")
 
 
 class HeatmapRef(_Frozen):

@@ -9,6 +9,7 @@ whole signal array in one call; the engine's kernel sizes its winner with the sa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -17,6 +18,7 @@ from bot.search_space import searchable
 from bot.domain import MarketContext
 from strategies import kernel as K
 from strategies.params import Params
+from strategies.records import to_record
 from strategies.signal import Direction
 
 
@@ -62,13 +64,11 @@ class OISizingParams(Params):
         return (t.high_oi_usd, t.mid_oi_usd) if t else (self.high_oi_usd, self.mid_oi_usd)
 
 
-def sizing_params(params: OISizingParams, symbol: str = "") -> np.ndarray:
-    """The kernels' parameter array carrying ``params`` (thresholds of ``symbol``)."""
-    from strategies.kernel_params import default_params, fill_sizing
-    p = default_params()
-    p[K.P_SIZING_ON] = 1.0
-    fill_sizing(p, params, symbol)
-    return p
+def sizing_params(params: OISizingParams, symbol: str = "") -> Any:
+    """The kernels' sizing record carrying ``params`` (thresholds of ``symbol``)."""
+    rec = to_record(params)
+    rec["high_oi_usd"], rec["mid_oi_usd"] = params.thresholds(symbol)
+    return rec
 
 
 def oi_multipliers(total_oi_usd: np.ndarray, long_short_ratio: np.ndarray, is_long: np.ndarray,
@@ -100,11 +100,10 @@ def oi_sizing(direction: Direction, ctx: MarketContext, params: OISizingParams) 
 def sizing_of(mult: float, direction: Direction, total_oi_usd: float, long_short_ratio: float,
               params: OISizingParams, symbol: str) -> Sizing:
     """The ``Sizing`` (multiplier rounded by the kernel, and why) of a raw multiplier ``mult``."""
-    high, mid = params.thresholds(symbol)
-    tier = "high" if total_oi_usd > high else "mid" if total_oi_usd > mid else "low"
+    rec = sizing_params(params, symbol)
+    tier = ("low", "mid", "high")[K.oi_tier_nb(float(total_oi_usd), rec)]  # the kernel's tier, not a copy of it
     crowd = ""
-    if direction == Direction.SHORT and long_short_ratio > params.crowded_long_ratio:
-        crowd = f", crowded longs (L/S {long_short_ratio:.2f}) favour shorts"
-    elif direction == Direction.LONG and long_short_ratio < params.crowded_short_ratio:
-        crowd = f", crowded shorts (L/S {long_short_ratio:.2f}) favour longs"
+    if K.favoured_nb(float(long_short_ratio), direction == Direction.LONG, rec):
+        crowd = (f", crowded longs (L/S {long_short_ratio:.2f}) favour shorts" if direction == Direction.SHORT
+                 else f", crowded shorts (L/S {long_short_ratio:.2f}) favour longs")
     return Sizing(multiplier=float(K.round_decimals(mult, 4)), reason=f"size x{mult:g}: {tier} OI tier{crowd}")

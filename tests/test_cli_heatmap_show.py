@@ -76,7 +76,11 @@ def test_json_contract_on_every_example(run_cli, name: str) -> None:
         assert snap["clusters"], "every example has clusters"
         assert {"cluster_id", "price_level", "side", "strength", "distance_from_price", "leverage_tier",
                 "open_interest", "active"} <= set(snap["clusters"][0])
-        assert set(snap["magnets"]) == {"above", "below", "asymmetry", "bias"}
+        assert set(snap["magnets"]) == {"above", "below", "asymmetry", "bias", "cascade_up", "cascade_down"}
+        for side, key in ((1, "cascade_up"), (-1, "cascade_down")):
+            run = snap["magnets"][key]
+            assert run is None or (run["clusters"] >= 1 and side * (run["end_price"] - run["first_price"]) >= 0
+                                   and side * (run["first_price"] - snap["price"]) > 0)
         above, below = snap["magnets"]["above"], snap["magnets"]["below"]
         assert above or below
         assert above is None or (above["side"], above["price_level"] > snap["price"]) == ("short", True)

@@ -70,3 +70,17 @@ def test_magnet_read_serializes() -> None:
 def test_bad_input_is_a_data_error(price, threshold) -> None:
     with pytest.raises(DataError):
         magnet_read([], price, threshold)
+
+
+def test_cascade_read_runs_through_close_clusters_of_one_side_and_stops_at_a_gap() -> None:
+    clusters = [cluster(100.4, Side.SHORT, 1e6), cluster(100.8, Side.SHORT, 2e6), cluster(100.9, Side.LONG, 9e9),
+                cluster(101.2, Side.SHORT, 3e6), cluster(103.0, Side.SHORT, 4e6),  # 1.8% gap: not part of the run
+                cluster(100.1, Side.SHORT, 5e9, active=False),  # broken: no magnet, no cascade
+                cluster(99.0, Side.LONG, 7e6)]
+    read = magnet_read(clusters, 100.0, cascade_gap_pct=0.5)
+    up, down = read.cascade_up, read.cascade_down
+    assert up is not None and (up.clusters, up.usd, up.first_price, up.end_price) == (3, 6e6, 100.4, 101.2)
+    assert down is not None and (down.clusters, down.usd, down.first_price, down.end_price) == (1, 7e6, 99.0, 99.0)
+    assert magnet_read(clusters, 100.0, cascade_gap_pct=2.0).cascade_up.clusters == 4  # type: ignore[union-attr]
+    assert magnet_read(clusters, 100.0).cascade_up is None  # not asked for
+    assert magnet_read([cluster(99.0, Side.LONG, 7e6)], 100.0, cascade_gap_pct=0.5).cascade_up is None

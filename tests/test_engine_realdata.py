@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from bot.clusters.magnets import magnet_read
+from bot.decide import atr_series
 from bot.clusters.tracker import ClusterTracker
 from bot.domain import MarketContext
 from bot.marketdata.files import load_candles, load_long_short_ratio, load_open_interest
@@ -27,7 +28,6 @@ from bot.synthetic.inputs import known_at
 from bot.synthetic.model import SyntheticParams, build_heatmaps
 from config.settings import Settings, load_settings
 from strategies.engine import Engine, EngineResult
-from strategies.levels import atr
 
 CANDLES = "binance-usdm/BTC_USDT_USDT-5m-futures.feather"
 OI = "coinglass-btc/api_futures_openInterest_ohlc_aggregated_history_BTC.parquet"
@@ -61,7 +61,7 @@ def replay(data: Path, start: str, end: str, settings: Settings, log: Path | Non
                             symbol=SYMBOL)
     pos = np.searchsorted(candles.index.as_unit("ns").asi8, series.bar_open)
     high, low, close = (candles[c].to_numpy() for c in ("high", "low", "close"))
-    bar_atr = atr(high, low, close)[pos]
+    bar_atr = atr_series(high, low, close)[pos]  # the runner's ATR window
     oi_at = known_at(oi.index.as_unit("ns").asi8, oi["oi_usd"].to_numpy(), series.ts)
     ls_at = known_at(ls.index.as_unit("ns").asi8, ls["long_short_ratio"].to_numpy(), series.ts)
     first = int(np.searchsorted(series.ts, pd.Timestamp(start, tz="UTC").value, side="right"))

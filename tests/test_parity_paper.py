@@ -47,3 +47,20 @@ def test_paper_replay_and_backtest_emit_the_same_signals(shared_data: Path, tmp_
     assert len(backtest) > 10 and json.loads(out)["signals"]["emitted"] == len(backtest)
     assert [key(s) for s in backtest] == [key(s) for s in paper]
     assert [s.to_json_dict() for s in backtest] == [s.to_json_dict() for s in paper]
+
+
+def test_paper_and_backtest_agree_with_the_cascade_strategy_enabled(shared_data: Path, tmp_path: Path, run_cli: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # all five strategies in one book: cascade is registered like the others, so both paths run it
+    monkeypatch.setenv("LIQBOT_STRATEGIES__ENABLED",
+                       json.dumps(["liquidation_hunt", "support_resistance", "breakout", "cascade", "oi_sizing"]))
+    monkeypatch.setenv("LIQBOT_STRATEGIES__CASCADE__MIN_CLUSTERS", "2")
+    code, out, err = run_cli("paper", "--feed", "replay", "--speed", "max", "--symbols", SYMBOL,
+                             *inputs(shared_data), "--state", str(tmp_path / "paper"), "--json")
+    assert code == 0, err
+    code, out, err = run_cli("backtest", *inputs(shared_data), "--signals", str(tmp_path / "bt.jsonl"), "--json")
+    assert code == 0, err
+    paper = [x.signal for x in read_log(tmp_path / "paper" / "signals.jsonl").signals]
+    backtest = [x.signal for x in read_log(tmp_path / "bt.jsonl").signals]
+    assert sum(s.strategy.value == "cascade" for s in backtest) > 0
+    assert [s.to_json_dict() for s in backtest] == [s.to_json_dict() for s in paper]

@@ -31,7 +31,10 @@ def doc(**changes: Any) -> dict[str, Any]:
                           "open_interest": 3500000.0, "distance_from_price": 0.28, "leverage_tier": 50},
          "support_levels": [88750.0, 88400.0], "resistance_levels": [89427.01, 89650.0],
          "market_sentiment": {"sentiment": "BULLISH_BIAS", "long_short_ratio": 1.15, "total_oi_usd": 5.2e9,
-                              "magnet_asymmetry": 1.8},
+                              "magnet_asymmetry": 1.8,
+                              "cascade_up": {"clusters": 2, "usd": 5.1e6, "first_price": 89427.01,
+                                             "end_price": 89650.0},
+                              "cascade_down": None},
          "heatmap": {"source": "synthetic", "snapshot_ts": "2025-03-08T14:35:00Z"}}
     d.update(changes)
     if "id" not in d:
@@ -48,6 +51,10 @@ def short_doc() -> dict[str, Any]:
 def test_the_design_example_validates_and_round_trips() -> None:
     s = Signal.model_validate(doc())
     assert s.to_json_dict() == {**doc(), "cluster_data": {**doc()["cluster_data"], "leverage_tier": 50.0}}
+    # a signal written before the cascade read existed still loads (both sides read as unknown)
+    old = doc()
+    old["market_sentiment"] = {k: v for k, v in old["market_sentiment"].items() if not k.startswith("cascade")}
+    assert Signal.model_validate(old).market_sentiment.cascade_up is None
     assert Signal.model_validate_json(s.model_dump_json()) == s
     assert s.to_json_dict()["timestamp"] == "2025-03-08T14:35:00Z"
     assert Signal.model_validate(short_doc()).signal == Direction.SHORT

@@ -11,12 +11,14 @@ from hypothesis import given, settings as hyp_settings, strategies as st
 from bot.domain import Bias, Side
 from config.settings import StrategySettings
 from strategies import kernel as K
+from strategies.candidate import BIAS_CODE, row_reason
 from strategies.engine import Engine
-from strategies.kernel_params import BIAS_CODE, engine_params
+from strategies.engine_params import engine_params
+from strategies.hunt import hunt_reason
 from strategies.kernel_round import round_decimals, round_level, round_price_nb
 from strategies.levels import cluster_table
-from strategies.reasons import hunt_reason, row_reason
-from strategies.signal import Direction
+from strategies.registry import CODE
+from strategies.signal import Direction, StrategyName
 from tests.strategy_fakes import T0, cluster, context, magnets, settings, snapshot
 
 P = 100_000.0
@@ -57,13 +59,17 @@ def test_an_empty_table_proposes_nothing() -> None:
     assert Engine(settings()).run(snapshot(P), [], context(P), magnets()).signals == []
 
 
-def test_engine_params_carry_the_settings_at_documented_indices() -> None:
+def test_engine_params_carry_the_settings_under_their_model_field_names() -> None:
     s = StrategySettings(enabled=["breakout"], min_rr=2.0, cluster_zone_pct=1.5)
     p = engine_params(s)
-    assert p.shape == (K.N_PARAMS,) and p.dtype == np.float64
-    assert (p[K.P_HUNT_ON], p[K.P_SR_ON], p[K.P_BO_ON], p[K.P_SIZING_ON]) == (0, 0, 1, 0)
-    assert (p[K.P_MIN_RR], p[K.P_ZONE_PCT], p[K.P_HUNT_MIN_USD]) == (2.0, 1.5, 2e6)
-    assert p[K.P_BO_LOOKBACK_BARS] == s.breakout.lookback_bars and p[K.P_LEVELS_COUNT] == s.levels.count
+    assert {name: bool(p["on"][name]) for name in p["on"].dtype.names} == {
+        name: name == "breakout" for name in (*StrategySettings.model_fields["enabled"].default_factory(), "cascade")}
+    assert (p["limits"]["min_rr"], p["zone_pct"], p["liquidation_hunt"]["min_usd"]) == (2.0, 1.5, 2e6)
+    assert p["breakout"]["lookback_bars"] == s.breakout.lookback_bars and p["levels"]["count"] == s.levels.count
+    # every numeric field of every strategy's Params model is in its sub-record, by name
+    for name in ("liquidation_hunt", "support_resistance", "breakout", "cascade"):
+        model = getattr(s, name)
+        assert {f: p[name][f] for f in p[name].dtype.names} == model.model_dump()
 
 
 def _rows(clusters, **over):
@@ -81,7 +87,7 @@ def test_kernel_rows_decide_what_the_engine_emits() -> None:
     outcome = {table.clusters[int(r[K.C_CLUSTER])].cluster_id: int(r[K.C_OUTCOME]) for r in rows}
     assert outcome == {"s": K.O_WINNER, "l": K.O_CONFLICT}
     win = rows[rows[:, K.C_OUTCOME] == K.O_WINNER][0]
-    assert (win[K.C_STRATEGY], win[K.C_DIRECTION], win[K.C_RANK], win[K.C_MULT]) == (K.S_HUNT, K.D_LONG, 0, 1.5)
+    assert (win[K.C_STRATEGY], win[K.C_DIRECTION], win[K.C_RANK], win[K.C_MULT]) == (CODE[StrategyName.LIQUIDATION_HUNT], K.D_LONG, 0, 1.5)
     [sig] = Engine(settings()).run(snapshot(P), [up, down], context(P, atr=200.0), magnets()).signals
     assert (sig.entry_price, sig.stop_loss, sig.take_profit) == (win[K.C_ENTRY], win[K.C_STOP], win[K.C_TARGET])
     # the reason is built from the row's numbers alone and matches the engine's text

@@ -10,16 +10,16 @@ from pydantic import ValidationError
 from bot.errors import ConfigError
 from config.settings import load_settings
 from strategies.hunt import HuntParams
-from strategies.registry import ALL_NAMES, STRATEGIES, build_params, lookup
+from strategies.registry import ALL_NAMES, STRATEGIES, build_params, params_class
 from strategies.signal import StrategyName
 from strategies.sizing import OISizingParams
 
 
-def test_registry_holds_the_four_strategies_with_their_params() -> None:
-    assert ALL_NAMES == ("liquidation_hunt", "support_resistance", "breakout", "oi_sizing")
+def test_registry_holds_the_strategies_and_sizing_with_their_params() -> None:
+    assert ALL_NAMES == ("liquidation_hunt", "support_resistance", "breakout", "cascade", "oi_sizing")
     assert set(STRATEGIES) == set(StrategyName)
-    assert lookup("liquidation_hunt").params is HuntParams
-    assert lookup("oi_sizing").params is OISizingParams
+    assert params_class("liquidation_hunt") is HuntParams
+    assert params_class("oi_sizing") is OISizingParams
 
 
 def test_documented_defaults() -> None:
@@ -42,7 +42,7 @@ def test_unknown_parameter_suggests_the_close_one() -> None:
 
 def test_unknown_strategy_suggests_the_close_one() -> None:
     with pytest.raises(ValueError, match="did you mean 'breakout'"):
-        lookup("breakuot")
+        params_class("breakuot")
 
 
 def test_params_are_typed_and_frozen() -> None:
@@ -58,7 +58,8 @@ def test_params_are_typed_and_frozen() -> None:
 
 def test_settings_section_loads_defaults_and_user_tables(tmp_path: Path) -> None:
     s = load_settings(env_file=None).strategies
-    assert s.enabled == list(ALL_NAMES) and s.min_rr == 1.5 and s.base_position_usd == 1000.0
+    # every registered strategy but cascade (opt-in: the default book stays the four-stage one)
+    assert s.enabled == [n for n in ALL_NAMES if n != "cascade"] and s.min_rr == 1.5 and s.base_position_usd == 1000.0
     user = tmp_path / "user.toml"
     user.write_text('[strategies]\nenabled = ["breakout"]\n[strategies.liquidation_hunt]\nmin_strength = 0.7\n'
                     '[strategies.oi_sizing.per_symbol."ETH/USDT:USDT"]\nhigh_oi_usd = 2e9\nmid_oi_usd = 4e8\n',
@@ -84,3 +85,12 @@ def test_bad_strategy_settings_are_one_line_config_errors(tmp_path: Path, text: 
 def test_env_overrides_a_strategy_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIQBOT_STRATEGIES__LIQUIDATION_HUNT__MIN_STRENGTH", "0.75")
     assert load_settings(env_file=None).strategies.liquidation_hunt.min_strength == 0.75
+
+
+def test_filter_limits_and_the_strategies_section_share_one_declaration() -> None:
+    from config.settings import StrategySettings
+    from strategies.filters import FilterLimits
+    assert FilterLimits.of(StrategySettings()) == FilterLimits()
+    for name, field in FilterLimits.model_fields.items():
+        mine = StrategySettings.model_fields[name]
+        assert (mine.default, mine.metadata, mine.description) == (field.default, field.metadata, field.description)

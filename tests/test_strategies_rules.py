@@ -10,7 +10,7 @@ from dataclasses import replace
 from bot.domain import Bias, Side
 from strategies.breakout import BreakoutParams, breakout
 from strategies.hunt import HuntParams, liquidation_hunt
-from strategies.levels import atr, cluster_table
+from strategies.levels import cluster_table
 from strategies.signal import Direction, StrategyName
 from strategies.sizing import OISizingParams, oi_multipliers, oi_sizing
 from strategies.support_resistance import SupportResistanceParams, support_resistance
@@ -151,14 +151,21 @@ def test_oi_sizing_thresholds_per_symbol_and_vectorized() -> None:
     assert got.tolist() == pytest.approx([1.8, 1.2, 0.5])
 
 
-def test_atr_is_the_mean_true_range_and_point_in_time() -> None:
-    high = np.array([11.0, 12.0, 13.0, 12.5])
-    low = np.array([9.0, 10.0, 11.5, 10.0])
-    close = np.array([10.0, 11.0, 12.0, 11.0])
-    out = atr(high, low, close, period=2)
-    assert np.isnan(out[0])
-    assert out[1:].tolist() == pytest.approx([(2 + 2) / 2, (2 + 2) / 2, (2 + 2.5) / 2])
-    assert atr(high[:3], low[:3], close[:3], period=2)[:3].tolist()[1:] == out[1:3].tolist()
+def test_atr_is_the_mean_true_range_of_the_runners_window_and_point_in_time() -> None:
+    from collections import deque
+
+    from bot.decide import ATR_BARS, atr_of, atr_series
+    rng = np.random.default_rng(7)
+    close = 100 + np.cumsum(rng.normal(0, 1, 40))
+    high, low = close + rng.uniform(0, 2, 40), close - rng.uniform(0, 2, 40)
+    out = atr_series(high, low, close)
+    window: deque = deque(maxlen=ATR_BARS + 1)
+    for t in range(40):  # the very numbers the runner's deque gives, bar by bar
+        window.append((high[t], low[t], close[t]))
+        want = atr_of(window)
+        assert (np.isnan(out[t]) and want is None) or out[t] == want
+    assert np.isnan(out[0]) and out[1] == max(high[1], close[0]) - min(low[1], close[0])
+    assert atr_series(high[:20], low[:20], close[:20]).tolist()[1:] == out[:20].tolist()[1:]  # point in time
 
 
 def test_a_wide_cluster_counts_by_its_zone_around_the_level() -> None:

@@ -161,7 +161,8 @@ def cluster_snapshots(snapshots: Sequence[HeatmapSnapshot], cluster_settings: An
             if tracker is None:
                 tracker = trackers[snap.symbol] = ClusterTracker(cluster_settings, snap.symbol)
             clusters = tracker.update(snap)
-        out[i] = (clusters, magnet_read(clusters, snap.price, cluster_settings.bias_threshold))
+        out[i] = (clusters, magnet_read(clusters, snap.price, cluster_settings.bias_threshold,
+                                        cluster_settings.cascade_gap_pct))
     return [r for r in out if r is not None]
 
 
