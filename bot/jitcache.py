@@ -36,8 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # packages whose njit functions get liqbot's stamp
 PACKAGES = ("bot", "strategies", "backtest")
-# packages an import closure follows (config and research hold no kernels, but kernels' modules may read them)
-SOURCE_PACKAGES = (*PACKAGES, "config", "research")
+# packages an import closure follows (config holds no kernels, but kernels' modules may read it)
+SOURCE_PACKAGES = (*PACKAGES, "config")
 DEFAULT_LOCATORS = ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator",
                     "IPythonCacheLocator", "ZipCacheLocator")
 OURS = tuple(f"bot.jitlocators.{name}" for name in ("TreeUserDirLocator", "TreeInTreeLocator", "TreeUserWideLocator"))

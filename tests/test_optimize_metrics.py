@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from research.metrics import (Objective, calmar, daily_returns, expectancy_r, figures, max_drawdown, profit_factor,
+from backtest.research.metrics import (Objective, calmar, daily_returns, expectancy_r, figures, max_drawdown, profit_factor,
                               sharpe, skew_kurtosis, sortino)
-from research.overfit import deflated_sharpe, expected_max_sharpe, pbo_cscv, probabilistic_sharpe
+from backtest.research.overfit import deflated_sharpe, expected_max_sharpe, pbo_cscv, probabilistic_sharpe
 
 
 def test_expectancy_and_profit_factor_by_hand() -> None:

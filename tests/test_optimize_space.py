@@ -11,8 +11,8 @@ import pytest
 from bot.errors import ConfigError, DataError
 from bot.search_space import Choice, Range
 from config.settings import load_settings
-from research.space import apply_params, grid, select_space, to_toml
-from research.windows import WalkForward, cut
+from backtest.research.space import apply_params, grid, select_space, to_toml
+from backtest.research.windows import WalkForward, cut
 
 ENABLED = ["liquidation_hunt", "support_resistance", "breakout", "oi_sizing"]
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -108,7 +108,7 @@ def test_a_history_shorter_than_one_window_is_an_error() -> None:
 
 
 def test_the_progress_bar_counts_trials_over_all_windows() -> None:
-    from research.cli import TrialProgress
+    from backtest.research.cli import TrialProgress
     with TrialProgress(enabled=True) as bar:
         bar(0, 2, 3, 3, 0.25)
         bar(1, 2, 1, 3, None)
@@ -134,6 +134,6 @@ def _doc(exp: float, pf: float, ret: float, psr: float, pbo: float) -> dict:
 ])
 def test_the_verdict_needs_a_positive_and_significant_record(exp: float, pf: float, ret: float, psr: float,
                                                              pbo: float, words: str) -> None:
-    from research.walkforward import verdict
+    from backtest.research.walkforward import verdict
     got = verdict(_doc(exp, pf, ret, psr, pbo))
     assert f"walk-forward {words}" in got and "from 300 trials" in got

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from research.space import to_toml
+from backtest.research.space import to_toml
 
 pytestmark = pytest.mark.shared_data
 
@@ -36,8 +36,8 @@ HUNT_SPACE = "strategies.cooldown_bars,strategies.liquidation_hunt.atr_mult"
                 ids=["combined", "liquidation_hunt"])
 def optimized(request: Any, shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """One small walk-forward (2 windows x 3 random trials) with every backtest span recorded."""
-    import research.study
-    import research.walkforward
+    import backtest.research.study
+    import backtest.research.walkforward
 
     strategy, space = request.param
     tmp = tmp_path_factory.mktemp(f"wf-{strategy}")
@@ -110,7 +110,7 @@ def test_out_of_sample_figures_equal_a_plain_backtest(optimized: dict[str, Any],
         assert plain[optimized["strategy"]]["trades"] == w["oos"]["figures"]["trades"]
     # --best holds the last traded window's parameters and is what --config accepts
     from config.settings import load_settings
-    from research.space import apply_params
+    from backtest.research.space import apply_params
     best = load_settings(tmp / "best.toml", env_file=None)
     assert doc["best"]["params"] == traded[-1]["params"]
     assert apply_params(load_settings(None, env_file=None), doc["best"]["params"]).model_dump() == best.model_dump()
@@ -130,7 +130,7 @@ def test_the_report_states_trials_and_overfitting_figures(optimized: dict[str, A
 
 
 def test_the_html_report_holds_every_section(optimized: dict[str, Any], tmp_path: Path) -> None:
-    from research.report import write_report
+    from backtest.research.report import write_report
     page = write_report(optimized["doc"], tmp_path / "r.html").read_text(encoding="utf-8")
     for title in ("Walk-forward windows", "Stitched out-of-sample equity", "In-sample vs out-of-sample",
                   "Overfitting: deflated Sharpe ratio and PBO"):

@@ -11,5 +11,5 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``optimize`` (see ``research.cli``)."""
-    from research.cli import register as register_optimize
+    from backtest.research.cli import register as register_optimize
     register_optimize(sub)

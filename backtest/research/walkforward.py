@@ -20,12 +20,12 @@ import numpy as np
 
 from backtest.replay import MarketData
 from backtest.run import BacktestSpec
-from research.evaluate import Evaluation, evaluate
-from research.metrics import figures, skew_kurtosis
-from research.overfit import deflated_sharpe, pbo_cscv, period_sharpe, probabilistic_sharpe
-from research.space import apply_params
-from research.study import StudyOutcome, StudySetup, mask_url, run_study, trial_returns
-from research.windows import WalkForward, Window, cut
+from backtest.research.evaluate import Evaluation, evaluate
+from backtest.research.metrics import figures, skew_kurtosis
+from backtest.research.overfit import deflated_sharpe, pbo_cscv, period_sharpe, probabilistic_sharpe
+from backtest.research.space import apply_params
+from backtest.research.study import StudyOutcome, StudySetup, mask_url, run_study, trial_returns
+from backtest.research.windows import WalkForward, Window, cut
 
 # (window, windows, trials done in the window, trials per window, best value so far in the window)
 Progress = Callable[[int, int, int, int, float | None], None]

@@ -20,7 +20,7 @@ import numpy as np
 from backtest.replay import HeatmapRows, MarketData
 from backtest.run import BacktestResult, BacktestSpec, heatmap_rows, run_backtest
 from backtest.stats import ColumnStats
-from research.metrics import DAY_NS, Figures, daily_returns, day_index, figures
+from backtest.research.metrics import DAY_NS, Figures, daily_returns, day_index, figures
 
 
 class RowsCache:

@@ -26,8 +26,8 @@ from bot.errors import DataError
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``optimize``."""
-    from research.metrics import Objective
-    from research.sampler import SamplerKind
+    from backtest.research.metrics import Objective
+    from backtest.research.sampler import SamplerKind
 
     p = sub.add_parser("optimize", help="search parameters (Optuna) with an honest walk-forward",
                        description="Optimise the declared parameter spaces on train windows only, score the "
@@ -69,12 +69,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def plan_from(args: argparse.Namespace, settings: Any) -> Any:
     """The research plan of the command line (every bad value is a ``DataError`` naming its option)."""
     from bot.cli.commands.backtest import spec_from
-    from research.metrics import Objective
-    from research.space import COMBINED, select_space
-    from research.sampler import SamplerKind
-    from research.study import StudySetup
-    from research.walkforward import Plan
-    from research.windows import WalkForward
+    from backtest.research.metrics import Objective
+    from backtest.research.space import COMBINED, select_space
+    from backtest.research.sampler import SamplerKind
+    from backtest.research.study import StudySetup
+    from backtest.research.walkforward import Plan
+    from backtest.research.windows import WalkForward
     from strategies.registry import OI_SIZING, lookup
 
     for name, low in (("trials", 1), ("jobs", 1), ("min_trades", 0)):
@@ -105,7 +105,7 @@ def plan_from(args: argparse.Namespace, settings: Any) -> Any:
 
 def run(args: argparse.Namespace, settings: Any) -> int:
     """Handler of ``liqbot optimize``."""
-    from research.walkforward import run as run_research
+    from backtest.research.walkforward import run as run_research
 
     for out in (args.report, args.best, None if args.json in (None, "-") else Path(args.json)):
         if out is not None and not out.parent.is_dir():
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     with TrialProgress(enabled=sys.stderr.isatty()) as progress:
         doc = run_research(settings, plan, progress)
     if args.report is not None:
-        from research.report import write_report
+        from backtest.research.report import write_report
         write_report(doc, args.report)
     if args.json == "-":
         print(json.dumps(doc, default=str))
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
 
 def write_best(path: Path, doc: dict[str, Any]) -> None:
     """The last window's chosen parameters as a ``--config`` TOML file (with the trials behind them)."""
-    from research.space import to_toml
+    from backtest.research.space import to_toml
     best = doc["best"]
     if best is None:
         raise DataError("no trial met --min-trades, so there are no best parameters to write", field="--best")

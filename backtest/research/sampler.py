@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Any, Mapping
 
 from bot.search_space import Dimension
-from research.space import grid
+from backtest.research.space import grid
 
 
 class SamplerKind(StrEnum):

@@ -31,10 +31,10 @@ import numpy as np
 from backtest.run import BacktestSpec
 from bot.errors import ConfigError, DataError
 from bot.search_space import Dimension
-from research.evaluate import RowsCache, evaluate
-from research.metrics import Objective
-from research.sampler import SamplerKind, sampler_of
-from research.space import suggest
+from backtest.research.evaluate import RowsCache, evaluate
+from backtest.research.metrics import Objective
+from backtest.research.sampler import SamplerKind, sampler_of
+from backtest.research.space import suggest
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class TrialObjective:
     def __call__(self, trial: Any) -> float:
         import optuna
 
-        from research.space import apply_params
+        from backtest.research.space import apply_params
         t0 = time.perf_counter()
         params = suggest(trial, self.setup.space)
         trial.set_user_attr("span", [self.start.isoformat(), self.end.isoformat()])

@@ -29,12 +29,12 @@ def optimize_trials_14m() -> dict[str, Any]:
     from backtest.bench_backtest import SYMBOL, files
     from backtest.run import BacktestSpec
     from config.settings import load_settings
-    from research.evaluate import RowsCache, evaluate
-    from research.metrics import Objective
-    from research.sampler import SamplerKind
-    from research.space import apply_params, select_space
-    from research.study import StudySetup, TrialObjective
-    from research.walkforward import history_span
+    from backtest.research.evaluate import RowsCache, evaluate
+    from backtest.research.metrics import Objective
+    from backtest.research.sampler import SamplerKind
+    from backtest.research.space import apply_params, select_space
+    from backtest.research.study import StudySetup, TrialObjective
+    from backtest.research.walkforward import history_span
 
     settings = load_settings(None, env_file=None)
     spec = BacktestSpec(symbol=SYMBOL, files=files(), warmup=timedelta(days=1))
