@@ -36,8 +36,6 @@ HUNT_SPACE = "strategies.cooldown_bars,strategies.liquidation_hunt.atr_mult"
                 ids=["combined", "liquidation_hunt"])
 def optimized(request: Any, shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """One small walk-forward (2 windows x 3 random trials) with every backtest span recorded."""
-    import backtest.research.study
-    import backtest.research.walkforward
 
     strategy, space = request.param
     tmp = tmp_path_factory.mktemp(f"wf-{strategy}")
