@@ -40,6 +40,7 @@ def optimized(request: Any, shared_data: Path, tmp_path_factory: pytest.TempPath
     strategy, space = request.param
     tmp = tmp_path_factory.mktemp(f"wf-{strategy}")
     calls: list[tuple[str, datetime, datetime]] = []
+    from backtest.research import study, walkforward
 
     def spy(kind: str, real: Any) -> Any:
         def wrapped(settings: Any, base: Any, start: datetime, end: datetime, column: str, cache: Any) -> Any:
@@ -50,8 +51,8 @@ def optimized(request: Any, shared_data: Path, tmp_path_factory: pytest.TempPath
     cwd = os.getcwd()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LIQBOT_LOGGING__FILE", str(tmp / "liqbot.log"))
-        mp.setattr(research.study, "evaluate", spy("study", research.study.evaluate))
-        mp.setattr(research.walkforward, "evaluate", spy("test", research.walkforward.evaluate))
+        mp.setattr(study, "evaluate", spy("study", study.evaluate))
+        mp.setattr(walkforward, "evaluate", spy("test", walkforward.evaluate))
         os.chdir(tmp)
         try:
             from bot.cli.main import main
