@@ -27,9 +27,9 @@ _PATTERNS = (
     re.compile(rf"^([A-Z0-9]{{2,15}})-({_QUOTES})(?:-(?:SWAP|PERP))?(?=[-_.]|$)"),    # ETH-USDT
     re.compile(rf"^([A-Z0-9]{{2,15}}?)({_QUOTES})(?=[-_.]|$)"),                       # ETHUSDT-5m
 )
-# CoinGlass dumps name the coin after "history" (or "stablecoin"), an exchange may follow:
-# ..._ohlc_history_BTC, ..._history_chart_BTC, ..._fundingRate_ohlc_history_BTC_BINANCE, ..._stablecoin_BTC
-_COINGLASS = re.compile(r"^API_.*?_(?:HISTORY(?:_CHART)?|STABLECOIN)_([A-Z0-9]{2,10})(?:_[A-Z]+)?$")
+# the coin follows the endpoint's last word; an exchange may follow it (``..._history_BTC_BINANCE``),
+# and files of the whole market (``..._ratio_history``) name no coin
+_COINGLASS = re.compile(r"^API_.*_(?:HISTORY|CHART|STABLECOIN|MARGIN)_([A-Z0-9]{2,10})(?:_[A-Z]+)?$")
 
 
 @dataclass(frozen=True, slots=True)
