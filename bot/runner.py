@@ -410,7 +410,10 @@ class Runner:
                 return  # a crash here replays the warmup from the last checkpoint: no orders exist yet
         positions, risk = list(self.manager.book.values()), self.guard.state.to_record()
         if batch.warmup and not (changes.orders or changes.fills):
-            risk = self._written[1]  # the guard does not act before trading: batched or not, no risk row yet
+            # the guard does not act before trading: no risk row then (batched or not), unless its state changed
+            last = self._written[1] or RiskState().to_record()
+            if (risk["state"], risk.get("reason")) == (last["state"], last.get("reason")):
+                risk = self._written[1]
         rows = StepWrite(ts=batch.close_ts, orders=list(changes.orders.values()), fills=changes.fills,
                          positions=None if positions == self._written[0] else positions, trades=changes.trades,
                          balance=None if batch.warmup else balance, decisions=decisions,

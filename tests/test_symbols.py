@@ -19,6 +19,10 @@ CONFIGURED = ["BTC/USDT:USDT"]
     ("ETHUSDT-5m-2025-01.csv", "ETH/USDT:USDT"), ("ETH-USDT-5m.csv", "ETH/USDT:USDT"),
     ("ETH-USDT-SWAP.csv", "ETH/USDT:USDT"), ("XRPUSDT-candles-5m.csv", "XRP/USDT:USDT"),
     ("xrp_usdt_usdt-8h-funding_rate.feather", "XRP/USDT:USDT"), ("candles.csv", None), ("oi.parquet", None),
+    ("api_futures_global_long_short_account_ratio_history.parquet", None), ("api_price_ohlc_history.parquet", None),
+    ("api_futures_fundingRate_ohlc_history_BTC_BINANCE.parquet", "BTC/USDT:USDT"),
+    ("api_futures_openInterest_exchange_history_chart_BTC.parquet", "BTC/USDT:USDT"),
+    ("api_futures_openInterest_ohlc_aggregated_stablecoin_BTC.parquet", "BTC/USDT:USDT"),
 ])
 def test_file_names_spell_their_symbol(name: str, symbol: str | None) -> None:
     hint = hint_of(Path(name), "--candles")

@@ -57,7 +57,9 @@ def coverage_line(c: dict[str, Any]) -> str:
              + (f", {c['oi_spans'][0]['from']} to {c['oi_spans'][-1]['to']}" if c["oi_spans"] else "")]
     if c["volume_mode_bars"]:
         spans = c["volume_mode_spans"]
-        parts.append(f"volume mode on {c['volume_mode_bars']:,} in {len(spans)} span(s), first {spans[0]['from']} to "
+        # with recorded maps the model does not run: those bars only lack OI (for sizing)
+        what = "no open interest" if c.get("heatmap_store") else "volume mode"
+        parts.append(f"{what} on {c['volume_mode_bars']:,} in {len(spans)} span(s), first {spans[0]['from']} to "
                      f"{spans[0]['to']}" + (f" (sizing {c['sizing_without_oi'].split(':')[0]} there)"
                                             if c.get("sizing_without_oi") else ""))
     parts.append(f"funding settled {c['funding_settlements']:,} times" +
