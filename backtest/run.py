@@ -104,14 +104,15 @@ def run_backtest(settings: Any, spec: BacktestSpec, *, log: Any = None, progress
     coverage: dict[str, Any] = {}
     if spec.heatmaps_dir is not None:
         coverage = store_coverage(spec.heatmaps_dir, spec.symbol)
-        span = within_store(data, coverage)
+        span = within_store(data, coverage, spec.warmup)
         if span is not None:  # candles outside the store: trimmed to it, and said
             before = data
             data = load(*span)
             notes.append(f"the heatmap store covers {coverage['from']} to {coverage['to']}: candles "
                          f"{_iso(before.open_ns[0])} to {_iso(before.close_ns[-1])} trimmed to "
                          f"{_iso(data.open_ns[0])} to {_iso(data.close_ns[-1])} ({len(data):,} of {len(before):,} bars;"
-                         f" the warmup starts at {_iso(data.open_ns[0])})")
+                         f" the warmup starts at {_iso(data.open_ns[0])}, trading at "
+                         f"{_iso(data.open_ns[min(data.warmup_bars, len(data) - 1)])})")
     timings["load_s"] = time.perf_counter() - t0
     t = time.perf_counter()
     rows = build_rows(data, settings) if build_rows is not None else heatmap_rows(spec, data, settings)
@@ -184,24 +185,27 @@ def store_coverage(root: Path, symbol: str) -> dict[str, Any]:
             "first_ns": int(ts[0]), "last_ns": int(ts[-1]), "step_ns": step}
 
 
-def within_store(data: MarketData, coverage: dict[str, Any]) -> tuple[datetime, datetime] | None:
-    """``None`` when every bar closes inside the store's span, else the (start, end) to load instead.
+def within_store(data: MarketData, coverage: dict[str, Any], warmup: timedelta) -> tuple[datetime, datetime] | None:
+    """``None`` when every trading bar closes inside the store's span, else the (start, end) to load instead.
 
     A bar is covered from the first snapshot on (the newest one known at its close exists) until one
-    snapshot spacing after the last (later bars would reuse the last map for ever). No overlap at all
+    snapshot spacing after the last (later bars would reuse the last map for ever). The warmup bars
+    need no map (a paper run warms up on candles whether or not its provider has history), so the
+    trimmed span keeps a full ``warmup`` of candles before the first covered bar. No overlap at all
     is a DataError.
     """
     first, last = coverage["first_ns"], coverage["last_ns"] + max(coverage["step_ns"], data.bar_ns)
-    close = data.close_ns
+    close = data.close_ns[data.warmup_bars:]
     inside = (close >= first) & (close <= last)
-    if len(data) and inside.all():
+    if len(close) and inside.all():
         return None
     if not inside.any():
         span = f"{_iso(data.open_ns[0])} to {_iso(data.close_ns[-1])}" if len(data) else "no candles"
         raise DataError(f"the candles ({span}) and the heatmap store ({coverage['from']} to {coverage['to']}) "
                         "do not overlap", field="--heatmaps")
     to_dt = lambda ns: pd.Timestamp(int(ns), tz="UTC").to_pydatetime()  # noqa: E731
-    return to_dt(first - data.bar_ns), to_dt(last)
+    first_open = int(data.open_ns[data.warmup_bars:][inside][0])
+    return to_dt(max(int(data.open_ns[0]), first_open - int(warmup / timedelta(microseconds=1)) * 1000)), to_dt(last)
 
 
 def heatmap_rows(spec: BacktestSpec, data: MarketData, settings: Any) -> HeatmapRows:

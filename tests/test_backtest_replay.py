@@ -157,7 +157,9 @@ def test_candles_outside_the_store_are_trimmed_with_a_note_or_refused(shared_dat
     result = run_backtest(s, spec)
     assert len(result.notes) == 1 and "trimmed to" in result.notes[0]
     first = int(day.close_ns[0])
-    assert result.data.close_ns[0] >= first and result.data.close_ns[-1] <= int(day.close_ns[-1]) + day.bar_ns
+    trading = result.data.close_ns[result.data.warmup_bars:]  # the warmup is candles before the first map
+    assert result.data.warmup_bars == 72 and trading[0] >= first > result.data.close_ns[0]
+    assert trading[-1] <= int(day.close_ns[-1]) + day.bar_ns
     assert result.replay.engine_bars > 0 and result.coverage["heatmap_store"]["snapshots"] == len(day)
     with pytest.raises(DataError, match="do not overlap"):
         run_backtest(s, spec.replace(start=START + timedelta(days=5), end=START + timedelta(days=6)))

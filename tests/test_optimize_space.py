@@ -108,7 +108,7 @@ def test_a_history_shorter_than_one_window_is_an_error() -> None:
 
 
 def test_the_progress_bar_counts_trials_over_all_windows() -> None:
-    from backtest.research.cli import TrialProgress
+    from bot.cli.commands.optimize import TrialProgress
     with TrialProgress(enabled=True) as bar:
         bar(0, 2, 3, 3, 0.25)
         bar(1, 2, 1, 3, None)

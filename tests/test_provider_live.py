@@ -48,8 +48,13 @@ def test_paper_live_on_provider_maps_records_them_and_backtest_replays_the_same_
                              "--heatmaps", str(state / "snapshots"), "--signals", str(tmp_path / "bt.jsonl"), "--json")
     assert code == 0, err
     backtest = signals(tmp_path / "bt.jsonl")
-    run = json.loads(out.strip().splitlines()[-1])["run"]
-    assert run["warmup_bars"] == 24 and run["trading_bars"] == HOURS * 12
+    doc = json.loads(out.strip().splitlines()[-1])
+    run = doc["run"]
+    # the backtest trades the bars the store covers: from the first recorded map on, and says so
+    first = min(s.ts for s in snaps)
+    covered = HOURS * 12 - max(0, -(-int((first - T0).total_seconds()) // 300) - 1)  # bars closing before it
+    print(f"{source}: first map {first.isoformat()}, trading bars {run['trading_bars']}, notes {doc.get('notes')}")
+    assert run["warmup_bars"] == 24 and run["trading_bars"] == covered
     print(f"{source}: polls {maps.polls}, {len(snaps)} snapshots recorded, signals paper {len(paper)} "
           f"backtest {len(backtest)}")
     assert paper, "the run traded on the provider's map"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterator
@@ -58,7 +60,7 @@ def test_a_bar_before_any_map_gets_none(w: World, monkeypatch: pytest.MonkeyPatc
 def test_a_replay_on_a_source_without_history_is_refused_with_one_line(source: str, tmp_path: Path,
                                                                        run_cli: Any) -> None:
     candles = tmp_path / "c.json"
-    candles.write_text("[[1740787200000, 1, 1, 1, 1, 1], [1740787500000, 1, 1, 1, 1, 1]]")
+    candles.write_text(json.dumps([[1740787200000 + i * 300_000, 1, 1, 1, 1, 1] for i in range(12)]))
     code, out, err = run_cli("paper", "--feed", "replay", "--candles", str(candles), "--heatmap", source,
                              "--warmup", "0", "--state", str(tmp_path / "st"), "--no-status")
     assert code == 2 and err.count("\n") == 1

@@ -37,9 +37,13 @@ def first_bots_map(state: Path) -> tuple[dict[str, Any], list[Any]]:
         for frame in chart["frames"]:
             r = http.get("/api/heatmap/BTCUSDT", params={"at": frame["ts"]})
             assert r.status_code == 200, r.text
+            if not r.json()["clusters"]:  # no cluster at this bar: the API says so, there is no map to trade
+                assert r.json()["total_clusters"] == 0
+                continue
             (snap,) = parse_heatmap(r.content, "perp-api")
             assert snap.ts == parse_ts(frame["ts"]) and snap.source is HeatmapSource.PERP_API
             snaps.append(snap)
+    assert len(snaps) > len(chart["frames"]) // 2  # the first 2 h (warmup) and quiet bars have none
     return chart["bars"], snaps
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from bot.serve.server import serve_in_thread
+from bot.risk import RiskState, TradingState
 from bot.store import Decision, SignalDecision, StepWrite, Store
 from tests.serve_kit import SYM, app_for
 
@@ -47,14 +48,14 @@ def test_new_signal_fill_and_risk_rows_are_streamed(state_copy: Path) -> None:
         reader.start()
         with Store.open(state_copy) as writer:  # the bot: a writer holding the folder's lock
             writer.commit_step(StepWrite(ts=new.ts, decisions=[new],
-                                         risk={"state": "PAUSED", "reason": "test pause", "since": new.ts.isoformat()}))
+                                         risk=RiskState(TradingState.HALTED, "test halt", new.ts).to_record()))
             reader.join(15)
     kinds = {e[0]: e for e in events}
     assert set(kinds) == {"signal", "risk"}, events
     sig = kinds["signal"][2]
     assert (sig["signal_id"], sig["decision"], sig["decision_reason"]) == ("sig-streamed-0001", "denied",
                                                                             "max open positions")
-    assert kinds["risk"][2]["state"] == "PAUSED"
+    assert kinds["risk"][2]["state"] == "HALTED"
     # the event id resumes the stream: nothing before it is sent again
     resume = events[-1][1]
     assert resume.count(".") == 4

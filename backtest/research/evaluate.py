@@ -96,5 +96,5 @@ def reduce(result: BacktestResult, column: str, trade_from: datetime) -> Evaluat
 
 def warmup_of(settings: Any) -> timedelta:
     """The configured model warmup (``backtest.warmup``)."""
-    from bot.cli.commands.paper import _span
-    return _span(settings.backtest.warmup, "backtest.warmup")
+    from bot.feeds.base import parse_span
+    return parse_span(settings.backtest.warmup, "backtest.warmup")

@@ -21,10 +21,11 @@ import re
 import socket
 import multiprocessing as mp
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -79,10 +80,33 @@ def storage_of(url: str) -> Any:
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 120}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        with _creation_lock(url):
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
     except Exception as exc:  # sqlalchemy's and the drivers' errors have no common base worth naming
         detail = mask_url(" ".join(str(exc).split()))[:200]
         raise DataError(f"cannot open {mask_url(url)}: {type(exc).__name__}: {detail}", field="--storage") from None
+
+
+@contextmanager
+def _creation_lock(url: str) -> Iterator[None]:
+    """Serialise the opening of one SQLite study file between local processes.
+
+    Optuna creates the schema of a new file on first open; two workers opening a fresh file at
+    the same moment both try to, and the loser fails with "table alembic_version already exists".
+    A server database (PostgreSQL, MySQL) serialises that itself, so only SQLite files take the lock.
+    """
+    path = url.partition(":///")[2] if url.startswith("sqlite") else ""
+    if not path or path.startswith(":memory:"):
+        yield
+        return
+    import fcntl
+    lock = Path(path).with_name(Path(path).name + ".open-lock")
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def mask_url(text: str) -> str:

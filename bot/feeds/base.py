@@ -25,6 +25,13 @@ def parse_duration(text: str, what: str = "duration") -> timedelta:
     return bounded_span(text, what)
 
 
+def parse_span(text: str, what: str = "duration") -> timedelta:
+    """A duration that may be zero (``0``, ``0s``, ``0d``); otherwise as :func:`parse_duration`."""
+    if str(text).strip().rstrip("smhdw") in ("0", "0.0"):
+        return timedelta(0)
+    return parse_duration(text, what)
+
+
 def parse_speed(text: str) -> float:
     """``max`` -> ``inf``; ``N`` -> N x real time (N > 0)."""
     if str(text).strip().lower() == "max":

@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def spec_from(args: argparse.Namespace, settings: Any) -> Any:
     """The ``BacktestSpec`` of the command line (the paths are checked before the backtester is imported)."""
-    from bot.cli.commands.paper import _span
+    from bot.feeds.base import parse_span
     from bot.cli.timeargs import parse_time
 
     for name in ("candles", "oi", "ls_ratio", "funding", "fine_candles"):
@@ -74,7 +74,7 @@ def spec_from(args: argparse.Namespace, settings: Any) -> Any:
     symbol = resolve(args.symbol, [("--candles", args.candles), ("--oi", args.oi), ("--ls-ratio", args.ls_ratio),
                                    ("--funding", args.funding), ("--fine-candles", args.fine_candles)],
                      settings.symbols)
-    warmup: timedelta = _span(args.warmup or settings.backtest.warmup, "--warmup")
+    warmup: timedelta = parse_span(args.warmup or settings.backtest.warmup, "--warmup")
     from backtest.run import BacktestSpec  # pandas, vectorbt: only once the input is known good
     from bot.feeds.replay import ReplayFiles
     return BacktestSpec(symbol=symbol, files=ReplayFiles(args.candles, args.oi, args.ls_ratio, args.funding),

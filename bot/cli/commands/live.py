@@ -50,11 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def live_plan(args: argparse.Namespace, settings: Settings) -> Any:
     """The run plan of ``liqbot live``: the live feed, the symbols, the wall time to run."""
-    from bot.cli.commands.paper import PaperPlan, _span
-    from bot.feeds.base import parse_duration
+    from bot.cli.commands.paper import PaperPlan
+    from bot.feeds.base import parse_duration, parse_span
     return PaperPlan(feed="live", symbols=tuple(args.symbols or settings.symbols), speed=math.inf,
                      duration=parse_duration(args.duration, "--duration") if args.duration else None,
-                     warmup=_span(args.warmup or settings.feed.warmup, "--warmup"),
+                     warmup=parse_span(args.warmup or settings.feed.warmup, "--warmup"),
                      state=args.state or settings.state_dir, seed=settings.feed.sim_seed)
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from bot.cli import interrupt
 from bot.clock import Clock, Sleeper, SystemClock, SystemSleeper
 from bot.errors import ConfigError
-from bot.feeds.base import Feed, parse_duration, parse_speed
+from bot.feeds.base import Feed, parse_duration, parse_span, parse_speed
 from bot.inputs.values import seed_int
 
 if TYPE_CHECKING:
@@ -91,16 +91,9 @@ def plan_from(args: argparse.Namespace, settings: Settings) -> PaperPlan:
     duration = parse_duration(args.duration if explicit else settings.feed.duration, "--duration")
     return PaperPlan(feed=kind, symbols=symbols, speed=parse_speed(args.speed or settings.feed.speed),
                      duration=duration if explicit or kind != "replay" else None,
-                     warmup=_span(args.warmup or settings.feed.warmup, "--warmup"),
+                     warmup=parse_span(args.warmup or settings.feed.warmup, "--warmup"),
                      state=args.state or settings.state_dir,
                      seed=settings.feed.sim_seed if args.seed is None else args.seed)
-
-
-def _span(text: str, what: str) -> timedelta:
-    """A duration that may be zero (``0``, ``0s``, ``0d``)."""
-    if str(text).strip().rstrip("smhdw") in ("0", "0.0"):
-        return timedelta(0)
-    return parse_duration(text, what)
 
 
 def build_feed(plan: PaperPlan, settings: Settings, args: argparse.Namespace | None = None,

@@ -63,7 +63,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     stamp = lambda v, f: pd.Timestamp(parse_time(v, now, field=f)) if v else None  # noqa: E731
     start, end, split = stamp(args.start, "--from"), stamp(args.end, "--to"), stamp(args.split, "--split")
     check_window(start, end)
-    finite_number(args.warmup_h, "--warmup-h", low=0, high=bounds.MAX_SPAN.total_seconds() / 3600)
+    if args.warmup_h is not None:
+        finite_number(args.warmup_h, "--warmup-h", low=0, high=bounds.MAX_SPAN.total_seconds() / 3600)
     if args.heatmaps is None and args.oi is None:
         raise DataError("the synthetic model needs --oi (or grade a store with --heatmaps)", field="--oi")
     if args.bootstrap < 10:
